@@ -1,0 +1,122 @@
+// The HTTP surface: authentication, discovery, OpenAPI and the Kubernetes REST paths.
+import { Hono } from "hono";
+import { authenticate } from "../auth/authenticate.ts";
+import { methodNotAllowed, unauthorized, ApiError } from "../k8s/errors.ts";
+import { bootstrap } from "../resources/bootstrap.ts";
+import { strategyFor } from "../resources/registry.ts";
+import { type C, type HonoEnv, storeCtx } from "./context.ts";
+import {
+  aggregated,
+  apiGroup,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  version,
+  wantsAggregated,
+} from "./discovery.ts";
+import { getOne, list } from "./handlers/read.ts";
+import { scale } from "./handlers/scale.ts";
+import { create, patch, remove, removeCollection, replace } from "./handlers/write.ts";
+import { openapi } from "./openapi.ts";
+import { json } from "./output.ts";
+import { parseResourcePath, type ResourcePath } from "./paths.ts";
+import { statusResponse } from "./status.ts";
+
+const PUBLIC = new Set(["/version", "/healthz", "/livez", "/readyz"]);
+
+let booted: Promise<void> | undefined;
+
+export const app = new Hono<HonoEnv>();
+
+app.onError((err) => statusResponse(err));
+app.notFound(() => statusResponse(new ApiError(404, "NotFound", "the server could not find the requested resource")));
+
+app.use(async (c, next) => {
+  c.set("warnings", []);
+  if (!PUBLIC.has(c.req.path)) {
+    const user = await authenticate(c.req.raw, c.env);
+    if (!user) throw unauthorized();
+    c.set("user", user);
+  }
+  booted ??= bootstrap(storeCtx(c), c.env).catch((err) => {
+    booted = undefined;
+    throw err;
+  });
+  await booted;
+  await next();
+  const warnings = c.get("warnings");
+  if (warnings.length) {
+    const res = new Response(c.res.body, c.res);
+    for (const w of warnings) res.headers.append("Warning", `299 - ${JSON.stringify(w)}`);
+    c.res = res;
+  }
+});
+
+for (const p of ["/healthz", "/livez", "/readyz"]) app.get(p, (c) => c.text("ok"));
+app.get("/version", () => json(version));
+
+app.get("/api", (c) => {
+  const v = wantsAggregated(c.req.header("accept") ?? null);
+  return v ? discoveryJson(aggregated(true, v), v) : json(apiVersions());
+});
+app.get("/apis", (c) => {
+  const v = wantsAggregated(c.req.header("accept") ?? null);
+  return v ? discoveryJson(aggregated(false, v), v) : json(apiGroupList());
+});
+app.get("/api/v1", () => json(apiResourceList("", "v1")));
+app.get("/apis/:group", (c) => found(apiGroup(c.req.param("group"))));
+app.get("/apis/:group/:version", (c) =>
+  found(apiResourceList(c.req.param("group"), c.req.param("version"))),
+);
+
+app.get("/openapi/*", (c) => openapi(c));
+
+app.all("/api/v1/*", (c) => dispatch(c, parseResourcePath("", "v1", rest(c, "/api/v1/"))));
+app.all("/apis/:group/:version/*", (c) => {
+  const { group, version: v } = c.req.param();
+  return dispatch(c, parseResourcePath(group, v, rest(c, `/apis/${group}/${v}/`)));
+});
+
+const rest = (c: C, prefix: string) => c.req.path.slice(prefix.length).split("/");
+
+const discoveryJson = (body: unknown, v: string) =>
+  json(body, 200, {
+    "content-type": `application/json;g=apidiscovery.k8s.io;v=${v.split("/")[1]};as=APIGroupDiscoveryList`,
+  });
+
+const found = (body: unknown) =>
+  body ? json(body) : statusResponse(new ApiError(404, "NotFound", "the server could not find the requested resource"));
+
+async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
+  const notFoundErr = new ApiError(404, "NotFound", "the server could not find the requested resource");
+  if (!p) throw notFoundErr;
+  const s = strategyFor(p.group, p.plural);
+  if (!s || s.info.version !== p.version) throw notFoundErr;
+  if (p.namespace && !s.info.namespaced) throw notFoundErr;
+  const method = c.req.method;
+  if (p.subresource) {
+    if (!p.name || !s.info.subresources?.includes(p.subresource)) throw notFoundErr;
+    if (p.subresource === "scale") return scale(c, s, p);
+    if (p.subresource === "status") {
+      if (method === "GET") return getOne(c, s, p);
+      if (method === "PUT") return replace(c, s, p);
+      if (method === "PATCH") return patch(c, s, p);
+    }
+    throw methodNotAllowed(`the server does not allow this method on the requested resource`);
+  }
+  if (!p.name) {
+    if (method === "GET") return list(c, s, p);
+    if (method === "POST") {
+      if (s.info.namespaced && !p.namespace) throw notFoundErr;
+      return create(c, s, p);
+    }
+    if (method === "DELETE") return removeCollection(c, s, p);
+  } else {
+    if (s.info.namespaced && !p.namespace) throw notFoundErr;
+    if (method === "GET") return getOne(c, s, p);
+    if (method === "PUT") return replace(c, s, p);
+    if (method === "PATCH") return patch(c, s, p);
+    if (method === "DELETE") return remove(c, s, p);
+  }
+  throw methodNotAllowed(`the server does not allow this method on the requested resource`);
+}

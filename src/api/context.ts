@@ -1,0 +1,78 @@
+// Per-request plumbing shared by the handlers: the store context and query option parsing.
+import type { Context } from "hono";
+import type { UserInfo } from "../auth/authenticate.ts";
+import type { Env } from "../env.ts";
+import { badRequest } from "../k8s/errors.ts";
+import { allocateFor } from "../resources/allocate.ts";
+import type { Ctx } from "../resources/rest.ts";
+import { openDb } from "../store/db.ts";
+
+export type HonoEnv = { Bindings: Env; Variables: { user: UserInfo; warnings: string[] } };
+export type C = Context<HonoEnv>;
+
+export function storeCtx(c: C): Ctx {
+  const env = c.env;
+  const db = openDb(env.DB);
+  let poked = false;
+  return {
+    db,
+    now: () => new Date(),
+    onCommit: () => {
+      // One poke per request is enough: the hub reads everything after its cursor.
+      if (poked) return;
+      poked = true;
+      c.executionCtx.waitUntil(pokeHub(env));
+    },
+    allocate: (s, o, old) => allocateFor(db, env, s, o, old),
+  };
+}
+
+export async function pokeHub(env: Env) {
+  try {
+    await env.WATCH_HUB.getByName("hub").poke();
+  } catch (err) {
+    // A lost poke only delays events: the hub's alarm tails the log too.
+    console.warn("watch hub poke failed", err);
+  }
+}
+
+export const query = (c: C, name: string): string | undefined => c.req.query(name) ?? undefined;
+
+export function intQuery(c: C, name: string): number | undefined {
+  const v = query(c, name);
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw badRequest(`invalid value for ${name}: ${v}`);
+  return n;
+}
+
+export const boolQuery = (c: C, name: string): boolean => {
+  const v = query(c, name);
+  return v === "true" || v === "1";
+};
+
+export function dryRun(c: C): boolean {
+  const v = c.req.queries("dryRun") ?? [];
+  for (const d of v) if (d !== "All") throw badRequest(`Invalid dry run value: ${d}`);
+  return v.length > 0;
+}
+
+/** Who wrote a field: the fieldManager parameter, else the client's name from its User-Agent. */
+export function fieldManager(c: C): string {
+  const m = query(c, "fieldManager");
+  if (m) {
+    if (m.length > 128) throw badRequest("fieldManager: Too long: may not be longer than 128");
+    return m;
+  }
+  const ua = c.req.header("user-agent") ?? "unknown";
+  return ua.split("/")[0] || "unknown";
+}
+
+export type FieldValidation = "Strict" | "Warn" | "Ignore";
+
+export function fieldValidation(c: C): FieldValidation {
+  const v = query(c, "fieldValidation") ?? "Warn";
+  if (v !== "Strict" && v !== "Warn" && v !== "Ignore")
+    throw badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict", got ${v}`);
+  return v;
+}

@@ -1,0 +1,14 @@
+import type { WatchHub } from "./api/watch-hub.ts";
+
+export interface Env {
+  DB: D1Database;
+  ASSETS: Fetcher;
+  WATCH_HUB: DurableObjectNamespace<WatchHub>;
+  /** The admin bearer token (a secret; `.dev.vars` locally). */
+  ADMIN_TOKEN: string;
+  CHANGE_LOG_RETAIN?: string;
+  SERVICE_CIDR?: string;
+  NODE_PORT_RANGE?: string;
+  /** Seconds between watch bookmarks; tests shorten it. */
+  BOOKMARK_SECONDS?: string;
+}

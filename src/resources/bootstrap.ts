@@ -1,0 +1,38 @@
+// What every cluster has from the start: the system namespaces and the `kubernetes` Service.
+import type { Env } from "../env.ts";
+import { ApiError } from "../k8s/errors.ts";
+import { getObject } from "../store/objects.ts";
+import { kubernetesServiceIp } from "./allocate.ts";
+import { create, type Ctx } from "./rest.ts";
+import { strategyFor } from "./registry.ts";
+
+export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+async function ensure(ctx: Ctx, group: string, plural: string, namespace: string, obj: object) {
+  const s = strategyFor(group, plural);
+  if (!s) throw new Error(`no strategy for ${plural}`);
+  const name = (obj as { metadata: { name: string } }).metadata.name;
+  if (await getObject(ctx.db, { resource: plural, namespace, name })) return;
+  try {
+    await create(ctx, s, namespace, obj);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.reason === "AlreadyExists")) throw err;
+  }
+}
+
+export async function bootstrap(ctx: Ctx, env: Env): Promise<void> {
+  for (const name of SYSTEM_NAMESPACES)
+    await ensure(ctx, "", "namespaces", "", { metadata: { name } });
+  await ensure(ctx, "", "services", "default", {
+    metadata: {
+      name: "kubernetes",
+      labels: { component: "apiserver", provider: "kubernetes" },
+    },
+    spec: {
+      type: "ClusterIP",
+      clusterIP: kubernetesServiceIp(env),
+      ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }],
+      sessionAffinity: "None",
+    },
+  });
+}

@@ -1,0 +1,361 @@
+// The one generic create/update/delete pipeline every kind runs through (as Kubernetes'
+// registry/rest): the API and the controllers both write through it, so validation, the change
+// log and watch events are the same for every client.
+import {
+  ApiError,
+  alreadyExists,
+  badRequest,
+  conflict,
+  forbidden,
+  invalid,
+  notFound,
+  OBJECT_MODIFIED,
+} from "../k8s/errors.ts";
+import { aggregateMessage, type FieldError, required, statusCauses } from "../k8s/validation.ts";
+import type { DB } from "../store/db.ts";
+import { StoreError } from "../store/errors.ts";
+import { commit, getObject, type Key, type KObject, type Write } from "../store/objects.ts";
+import { validateObjectMeta } from "./metadata.ts";
+import { storeResource, strategyFor } from "./registry.ts";
+import type { Strategy } from "./types.ts";
+
+export interface Ctx {
+  db: DB;
+  now: () => Date;
+  /** Called after each committed write: pokes the watch hub and the controllers. */
+  onCommit: (w: Committed) => void;
+  /** Hooks kinds need beyond plain storage (allocators); set by the caller. */
+  allocate?: (s: Strategy, o: KObject, old: KObject | undefined) => Promise<Write["allocate"]>;
+}
+
+export interface Committed {
+  rv: number;
+  key: Key;
+  type: Write["type"];
+  object: KObject;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  fieldManager?: string;
+}
+
+export const keyOf = (s: Strategy, namespace: string, name: string): Key => ({
+  resource: storeResource(s.info),
+  namespace: s.info.namespaced ? namespace : "",
+  name,
+});
+
+const gr = (s: Strategy) => ({ group: s.info.group, resource: s.info.plural });
+
+export const apiVersionOf = (s: Strategy) =>
+  s.info.group ? `${s.info.group}/${s.info.version}` : s.info.version;
+
+export const timestamp = (d: Date): string => `${d.toISOString().slice(0, 19)}Z`;
+
+export async function get(ctx: Ctx, s: Strategy, namespace: string, name: string) {
+  const found = await getObject(ctx.db, keyOf(s, namespace, name));
+  if (!found) throw notFound(gr(s), name);
+  return found;
+}
+
+/** Labels and selectable fields, stored with each change so filtered watches see objects leave. */
+export function selectable(s: Strategy, o: KObject) {
+  return {
+    labels: o.metadata?.labels ?? {},
+    fields: {
+      "metadata.name": o.metadata?.name ?? "",
+      "metadata.namespace": o.metadata?.namespace ?? "",
+      ...s.fields?.(o),
+    },
+  };
+}
+
+async function requireNamespace(ctx: Ctx, s: Strategy, namespace: string, name: string) {
+  if (!s.info.namespaced) return;
+  const ns = await getObject(ctx.db, { resource: "namespaces", namespace: "", name: namespace });
+  if (!ns) throw notFound({ group: "", resource: "namespaces" }, namespace);
+  if (ns.object.metadata?.deletionTimestamp || ns.object.status?.phase === "Terminating")
+    throw forbidden(
+      `${s.info.plural}${s.info.group ? `.${s.info.group}` : ""} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+    );
+}
+
+function throwInvalid(s: Strategy, name: string, errs: FieldError[]): void {
+  if (!errs.length) return;
+  const { kind, group } = s.info;
+  throw invalid(kind, group, name, aggregateMessage({ kind, group }, name, errs), statusCauses(errs));
+}
+
+/** Check the body names the same namespace and name as the URL, filling them in when absent. */
+export function checkIdentity(s: Strategy, o: KObject, namespace: string, name?: string) {
+  o.metadata ??= {};
+  if (s.info.namespaced) {
+    if (o.metadata.namespace && o.metadata.namespace !== namespace)
+      throw badRequest(
+        "the namespace of the provided object does not match the namespace sent on the request",
+      );
+    o.metadata.namespace = namespace;
+  } else {
+    delete o.metadata.namespace;
+  }
+  if (name !== undefined) {
+    if (o.metadata.name && o.metadata.name !== name)
+      throw badRequest(
+        `the name of the object (${o.metadata.name}) does not match the name on the URL (${name})`,
+      );
+    o.metadata.name = name;
+  }
+}
+
+const NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789";
+const randomSuffix = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(5)), (b) => NAME_CHARS[b % NAME_CHARS.length]).join("");
+
+export async function create(
+  ctx: Ctx,
+  s: Strategy,
+  namespace: string,
+  input: KObject,
+  opts: WriteOptions = {},
+) {
+  const o = structuredClone(input);
+  checkIdentity(s, o, namespace);
+  o.apiVersion = apiVersionOf(s);
+  o.kind = s.info.kind;
+  const meta = o.metadata;
+  if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
+  if (!meta.name)
+    throwInvalid(s, "", [required("metadata.name", "name or generateName is required")]);
+  await requireNamespace(ctx, s, namespace, meta.name);
+  // System fields belong to the server.
+  meta.uid = crypto.randomUUID();
+  meta.creationTimestamp = timestamp(ctx.now());
+  delete meta.resourceVersion;
+  delete meta.deletionTimestamp;
+  delete meta.deletionGracePeriodSeconds;
+  delete meta.selfLink;
+  if (s.generation) meta.generation = 1;
+  else delete meta.generation;
+  if (s.statusSubresource) delete o.status;
+  s.defaults?.(o);
+  s.prepareForCreate?.(o);
+  throwInvalid(s, meta.name, [...validateObjectMeta(s, o), ...(s.validate?.(o) ?? [])]);
+  const key = keyOf(s, namespace, meta.name);
+  const allocate = await ctx.allocate?.(s, o, undefined);
+  if (opts.dryRun) return { rv: 0, object: o };
+  try {
+    const rv = await commit(ctx.db, {
+      key,
+      type: "ADDED",
+      object: o,
+      nodeName: s.nodeName?.(o),
+      allocate,
+    });
+    o.metadata.resourceVersion = String(rv);
+    ctx.onCommit({ rv, key, type: "ADDED", object: o });
+    return { rv, object: o };
+  } catch (err) {
+    if (err instanceof StoreError && err.failure === "exists") throw alreadyExists(gr(s), meta.name);
+    throw err;
+  }
+}
+
+export interface UpdateOptions extends WriteOptions {
+  subresource?: "status";
+}
+
+/** The object as it should be after `mutate`, or undefined when mutate wants it created. */
+export type Mutate = (current: KObject) => KObject | Promise<KObject>;
+
+const sameContent = (a: KObject, b: KObject) => {
+  const strip = (o: KObject) => ({
+    ...o,
+    metadata: { ...o.metadata, resourceVersion: undefined, managedFields: undefined },
+  });
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+};
+
+const specOf = (o: KObject) => {
+  const { metadata: _m, status: _s, ...rest } = o;
+  return JSON.stringify(rest);
+};
+
+/**
+ * Read-modify-write with optimistic concurrency (GuaranteedUpdate): a stale read is retried, unless
+ * the caller pinned a resourceVersion, which then gets 409 Conflict.
+ */
+export async function update(
+  ctx: Ctx,
+  s: Strategy,
+  namespace: string,
+  name: string,
+  mutate: Mutate,
+  opts: UpdateOptions = {},
+) {
+  const key = keyOf(s, namespace, name);
+  for (let attempt = 0; ; attempt++) {
+    const current = await getObject(ctx.db, key);
+    if (!current) throw notFound(gr(s), name);
+    const old = current.object;
+    const next = structuredClone(await mutate(structuredClone(old)));
+    checkIdentity(s, next, namespace, name);
+    const pinned = next.metadata.resourceVersion;
+    if (pinned && pinned !== old.metadata.resourceVersion)
+      throw conflict(gr(s), name, OBJECT_MODIFIED);
+    if (next.metadata.uid && next.metadata.uid !== old.metadata.uid)
+      throw conflict(
+        gr(s),
+        name,
+        `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${old.metadata.uid}`,
+      );
+    const o = opts.subresource === "status" ? statusUpdate(old, next) : mainUpdate(s, old, next);
+    if (sameContent(o, old)) return current;
+    if (s.generation && specOf(o) !== specOf(old))
+      o.metadata.generation = (old.metadata.generation ?? 0) + 1;
+    throwInvalid(s, name, [
+      ...validateObjectMeta(s, o),
+      ...(s.validate?.(o) ?? []),
+      ...(s.validateUpdate?.(o, old) ?? []),
+    ]);
+    // Removing the last finalizer of an object being deleted deletes it.
+    const finished = o.metadata.deletionTimestamp && !o.metadata.finalizers?.length;
+    const type = finished ? "DELETED" : "MODIFIED";
+    const allocate = finished ? undefined : await ctx.allocate?.(s, o, old);
+    if (opts.dryRun) return { rv: current.rv, object: o };
+    try {
+      const rv = await commit(ctx.db, {
+        key,
+        type,
+        object: o,
+        expectRv: current.rv,
+        prev: selectable(s, old),
+        nodeName: s.nodeName?.(o),
+        allocate,
+      });
+      o.metadata.resourceVersion = String(rv);
+      ctx.onCommit({ rv, key, type, object: o });
+      return { rv, object: o };
+    } catch (err) {
+      if (err instanceof StoreError && err.failure === "conflict") {
+        if (pinned || attempt >= 8) throw conflict(gr(s), name, OBJECT_MODIFIED);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** A write to the main resource: the server's metadata and (with a status subresource) status stay. */
+function mainUpdate(s: Strategy, old: KObject, next: KObject): KObject {
+  const o = next;
+  o.apiVersion = apiVersionOf(s);
+  o.kind = s.info.kind;
+  for (const f of ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"]) {
+    if (old.metadata[f] === undefined) delete o.metadata[f];
+    else o.metadata[f] = old.metadata[f];
+  }
+  if (s.generation) o.metadata.generation = old.metadata.generation;
+  else delete o.metadata.generation;
+  if (s.statusSubresource) {
+    if (old.status === undefined) delete o.status;
+    else o.status = old.status;
+  }
+  s.defaults?.(o);
+  s.prepareForUpdate?.(o, old);
+  return o;
+}
+
+/** A write to the status subresource changes status alone. */
+function statusUpdate(old: KObject, next: KObject): KObject {
+  const o = structuredClone(old);
+  if (next.status === undefined) delete o.status;
+  else o.status = next.status;
+  if (next.metadata.managedFields) o.metadata.managedFields = next.metadata.managedFields;
+  return o;
+}
+
+export interface DeleteOptions {
+  dryRun?: boolean;
+  gracePeriodSeconds?: number;
+  propagationPolicy?: "Orphan" | "Background" | "Foreground";
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+/**
+ * Delete: with finalizers pending (or Foreground/Orphan propagation) the object only gets a
+ * deletionTimestamp and waits for its finalizers; otherwise it goes at once.
+ */
+export async function remove(
+  ctx: Ctx,
+  s: Strategy,
+  namespace: string,
+  name: string,
+  opts: DeleteOptions = {},
+) {
+  const key = keyOf(s, namespace, name);
+  for (let attempt = 0; ; attempt++) {
+    const current = await getObject(ctx.db, key);
+    if (!current) throw notFound(gr(s), name);
+    const old = current.object;
+    const pre = opts.preconditions ?? {};
+    if (pre.uid && pre.uid !== old.metadata.uid)
+      throw conflict(
+        gr(s),
+        name,
+        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`,
+      );
+    if (pre.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion)
+      throw conflict(
+        gr(s),
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`,
+      );
+    const o = structuredClone(old);
+    const finalizers: string[] = [...(o.metadata.finalizers ?? [])];
+    const policyFinalizer =
+      opts.propagationPolicy === "Foreground"
+        ? "foregroundDeletion"
+        : opts.propagationPolicy === "Orphan"
+          ? "orphan"
+          : undefined;
+    if (policyFinalizer && !finalizers.includes(policyFinalizer)) finalizers.push(policyFinalizer);
+    const graceful = s.info.kind === "Pod" && o.spec?.nodeName && (opts.gracePeriodSeconds ?? 1) > 0;
+    const deferred = finalizers.length > 0 || graceful || s.info.kind === "Namespace";
+    let type: Write["type"] = "DELETED";
+    if (deferred) {
+      if (o.metadata.deletionTimestamp && !policyFinalizer) return current; // already going
+      type = "MODIFIED";
+      o.metadata.finalizers = finalizers.length ? finalizers : undefined;
+      if (!o.metadata.finalizers) delete o.metadata.finalizers;
+      o.metadata.deletionTimestamp ??= timestamp(ctx.now());
+      o.metadata.deletionGracePeriodSeconds = graceful
+        ? (opts.gracePeriodSeconds ?? o.spec?.terminationGracePeriodSeconds ?? 30)
+        : 0;
+      if (s.info.kind === "Namespace") o.status = { ...o.status, phase: "Terminating" };
+    }
+    if (opts.dryRun) return { rv: current.rv, object: o };
+    try {
+      const rv = await commit(ctx.db, {
+        key,
+        type,
+        object: o,
+        expectRv: current.rv,
+        prev: selectable(s, old),
+        nodeName: s.nodeName?.(o),
+      });
+      o.metadata.resourceVersion = String(rv);
+      ctx.onCommit({ rv, key, type, object: o });
+      return { rv, object: o };
+    } catch (err) {
+      if (err instanceof StoreError && err.failure === "conflict" && attempt < 8) continue;
+      throw err;
+    }
+  }
+}
+
+export const strategyOrThrow = (group: string, plural: string): Strategy => {
+  const s = strategyFor(group, plural);
+  if (!s) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  return s;
+};

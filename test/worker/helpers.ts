@@ -1,0 +1,24 @@
+import { exports } from "cloudflare:workers";
+
+export const TOKEN = "test-admin-token";
+
+export async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const init: RequestInit = {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...headers },
+  };
+  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+  return exports.default.fetch(new Request(`https://kubeflare.test${path}`, init));
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read free-form JSON.
+export async function call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }> {
+  const res = await api(method, path, body, headers);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
