@@ -1,0 +1,120 @@
+// `npm start`: a local control plane on workerd (wrangler dev) with D1 and Durable Objects
+// persisted under .kubeflare/, plus a kubeconfig for kubectl.
+//   node scripts/start.ts [--port 6443] [--state .kubeflare]
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { run } from "./run.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const { values: args } = parseArgs({
+  options: {
+    port: { type: "string", default: process.env.KUBEFLARE_PORT ?? "6443" },
+    state: { type: "string", default: process.env.KUBEFLARE_STATE ?? join(root, ".kubeflare") },
+  },
+});
+const port = Number(args.port);
+const state = resolve(args.state as string);
+const env = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_LOG: process.env.WRANGLER_LOG ?? "warn",
+};
+
+/** The admin token lives in .dev.vars (the local stand-in for the Worker secret). */
+export function adminToken(): string {
+  const file = join(root, ".dev.vars");
+  const existing = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const m = /^ADMIN_TOKEN=(.+)$/m.exec(existing);
+  if (m) return m[1].trim();
+  const token = randomBytes(24).toString("hex");
+  writeFileSync(file, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN=${token}\n`, {
+    mode: 0o600,
+  });
+  return token;
+}
+
+function kubeconfig(server: string, token: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: kubeflare
+  cluster:
+    server: ${server}
+    insecure-skip-tls-verify: true
+users:
+- name: admin
+  user:
+    token: ${token}
+contexts:
+- name: kubeflare
+  context:
+    cluster: kubeflare
+    user: admin
+    namespace: default
+current-context: kubeflare
+`;
+}
+
+async function waitHealthy(url: string, child: { exitCode: number | null }) {
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error("wrangler dev exited before the control plane came up");
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`control plane did not answer on ${url}`);
+}
+
+async function main() {
+  mkdirSync(state, { recursive: true });
+  const token = adminToken();
+  await run("node", [join(root, "scripts/gen-openapi.ts"), "--out", join(root, "public/openapi")], {
+    cwd: root,
+    quiet: true,
+  });
+  await run(
+    join(root, "node_modules/.bin/wrangler"),
+    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
+    { cwd: root, env, quiet: true },
+  );
+  const child = spawn(
+    join(root, "node_modules/.bin/wrangler"),
+    [
+      "dev",
+      "--local-protocol",
+      "https",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      state,
+      "--show-interactive-dev-session=false",
+    ],
+    { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] },
+  );
+  const stop = () => child.kill("SIGTERM");
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  child.on("exit", (code) => process.exit(code ?? 0));
+  const server = `https://127.0.0.1:${port}`;
+  await waitHealthy(server, child);
+  const path = join(state, "kubeconfig");
+  writeFileSync(path, kubeconfig(server, token), { mode: 0o600 });
+  console.log(`\nkubeflare control plane is up at ${server}`);
+  console.log(`kubeconfig: ${path}`);
+  console.log(`try: kubectl --kubeconfig ${path} get namespaces\n`);
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
