@@ -33,10 +33,10 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => {
+    child.stdout?.on("data", (d) => {
       stdout += d;
     });
-    child.stderr.on("data", (d) => {
+    child.stderr?.on("data", (d) => {
       stderr += d;
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);

@@ -174,7 +174,9 @@ function intArityErrors(raw: readonly string[] | null): FieldError[] {
   }
   values.forEach((v, i) => {
     if (parseInt64(v) === undefined) {
-      errs.push(invalid(`values[${i}]`, v, "for 'Gt', 'Lt' operators, the value must be an integer"));
+      errs.push(
+        invalid(`values[${i}]`, v, "for 'Gt', 'Lt' operators, the value must be an integer"),
+      );
     }
   });
   return errs;
@@ -281,8 +283,11 @@ export function selectorFromLabelSelector(ls: LabelSelector | null | undefined):
   if (matchLabels.length + exprs.length === 0) return everythingSelector;
   const reqs = matchLabels.map(([k, v]) => newRequirement(k, "=", [v]));
   for (const e of exprs) {
-    const op = Object.hasOwn(labelSelectorOps, e.operator) ? labelSelectorOps[e.operator] : undefined;
-    if (!op) throw new SelectorError(`${goQuote(e.operator)} is not a valid label selector operator`);
+    const op = Object.hasOwn(labelSelectorOps, e.operator)
+      ? labelSelectorOps[e.operator]
+      : undefined;
+    if (!op)
+      throw new SelectorError(`${goQuote(e.operator)} is not a valid label selector operator`);
     // Go copies values with append(nil, ...), so an empty list becomes a nil slice.
     reqs.push(newRequirement(e.key, op, e.values?.length ? [...e.values] : null));
   }
@@ -371,7 +376,8 @@ function scanSpecial(s: string, start: number): Item & { end: number } {
     else if (last) break;
     end++;
   }
-  if (!last) return { tok: "error", lit: `error expected: keyword found '${s.slice(start, end)}'`, end };
+  if (!last)
+    return { tok: "error", lit: `error expected: keyword found '${s.slice(start, end)}'`, end };
   return { ...last, end: start + last.lit.length };
 }
 

@@ -12,10 +12,10 @@ export function isJsonObject(v: unknown): v is JsonObject {
 
 /**
  * Applies a merge patch: null deletes a key, objects merge recursively, anything else
- * (arrays included) replaces the target value.
+ * (arrays included) replaces the target value. Inputs are decoded JSON (hence `unknown`).
  */
-export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue): JsonValue {
-  if (!isJsonObject(patch)) return patch;
+export function applyMergePatch(target: unknown, patch: unknown): JsonValue {
+  if (!isJsonObject(patch)) return patch as JsonValue;
   const out: JsonObject = isJsonObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
@@ -25,7 +25,7 @@ export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue)
 }
 
 /** Structural equality of JSON values (object key order ignored). */
-export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) {
     return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
@@ -41,7 +41,11 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
  * changed objects recurse, everything else that differs is copied whole. Returns {} when
  * nothing changed.
  */
-export function createMergePatch(original: JsonObject, modified: JsonObject): JsonObject {
+export function createMergePatch(original: object, modified: object): JsonObject {
+  return diffObjects(original as JsonObject, modified as JsonObject);
+}
+
+function diffObjects(original: JsonObject, modified: JsonObject): JsonObject {
   const patch: JsonObject = {};
   for (const key of Object.keys(original)) {
     if (!Object.hasOwn(modified, key)) patch[key] = null;
@@ -49,7 +53,7 @@ export function createMergePatch(original: JsonObject, modified: JsonObject): Js
   for (const [key, value] of Object.entries(modified)) {
     const before = Object.hasOwn(original, key) ? original[key] : undefined;
     if (isJsonObject(before) && isJsonObject(value)) {
-      const sub = createMergePatch(before, value);
+      const sub = diffObjects(before, value);
       if (Object.keys(sub).length > 0) patch[key] = sub;
     } else if (before === undefined || !jsonEqual(before, value)) {
       patch[key] = value;

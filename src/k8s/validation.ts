@@ -219,7 +219,9 @@ export function isQualifiedName(value: string): string[] {
     errs.push(`name part ${maxLenBytesError(labelKeyNameMaxLength)}`);
   }
   if (!labelKeyRe.test(name)) {
-    errs.push(`name part ${regexError(labelKeyErrMsg, labelKeyFmt, "MyName", "my.name", "123-abc")}`);
+    errs.push(
+      `name part ${regexError(labelKeyErrMsg, labelKeyFmt, "MyName", "my.name", "123-abc")}`,
+    );
   }
   return errs;
 }
@@ -294,7 +296,11 @@ export function tooLong(field: string, maxLength: number): FieldError {
 export function fieldErrorBody(e: FieldError): string {
   let s = typeText[e.type];
   // Required, Forbidden and TooLong never print the value.
-  if (e.type !== "FieldValueRequired" && e.type !== "FieldValueForbidden" && e.type !== "FieldValueTooLong") {
+  if (
+    e.type !== "FieldValueRequired" &&
+    e.type !== "FieldValueForbidden" &&
+    e.type !== "FieldValueTooLong"
+  ) {
     s += `: ${formatBadValue(e.value)}`;
   }
   return e.detail ? `${s}: ${e.detail}` : s;

@@ -1,5 +1,8 @@
 import { exports } from "cloudflare:workers";
 
+// The Worker under test, as the runtime exposes it.
+const worker = (exports as unknown as { default: Fetcher }).default;
+
 export const TOKEN = "test-admin-token";
 
 export async function api(
@@ -13,7 +16,7 @@ export async function api(
     headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...headers },
   };
   if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
-  return exports.default.fetch(new Request(`https://kubeflare.test${path}`, init));
+  return worker.fetch(new Request(`https://kubeflare.test${path}`, init));
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read free-form JSON.
