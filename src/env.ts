@@ -1,9 +1,13 @@
 import type { WatchHub } from "./api/watch-hub.ts";
+import type { GarbageCollector } from "./controllers/garbage-collector.ts";
+import type { NamespaceLifecycle } from "./controllers/namespace-lifecycle.ts";
 
 export interface Env {
   DB: D1Database;
   ASSETS: Fetcher;
   WATCH_HUB: DurableObjectNamespace<WatchHub>;
+  GARBAGE_COLLECTOR: DurableObjectNamespace<GarbageCollector>;
+  NAMESPACE_LIFECYCLE: DurableObjectNamespace<NamespaceLifecycle>;
   /** The admin bearer token (a secret; `.dev.vars` locally). */
   ADMIN_TOKEN: string;
   CHANGE_LOG_RETAIN?: string;

@@ -29,7 +29,9 @@ let booted: Promise<void> | undefined;
 export const app = new Hono<HonoEnv>();
 
 app.onError((err) => statusResponse(err));
-app.notFound(() => statusResponse(new ApiError(404, "NotFound", "the server could not find the requested resource")));
+app.notFound(() =>
+  statusResponse(new ApiError(404, "NotFound", "the server could not find the requested resource")),
+);
 
 app.use(async (c, next) => {
   c.set("warnings", []);
@@ -85,10 +87,18 @@ const discoveryJson = (body: unknown, v: string) =>
   });
 
 const found = (body: unknown) =>
-  body ? json(body) : statusResponse(new ApiError(404, "NotFound", "the server could not find the requested resource"));
+  body
+    ? json(body)
+    : statusResponse(
+        new ApiError(404, "NotFound", "the server could not find the requested resource"),
+      );
 
 async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
-  const notFoundErr = new ApiError(404, "NotFound", "the server could not find the requested resource");
+  const notFoundErr = new ApiError(
+    404,
+    "NotFound",
+    "the server could not find the requested resource",
+  );
   if (!p) throw notFoundErr;
   const s = strategyFor(p.group, p.plural);
   if (!s || s.info.version !== p.version) throw notFoundErr;

@@ -26,7 +26,6 @@ export async function readBody(req: Request): Promise<string> {
 }
 
 /** An object body of POST/PUT: JSON or YAML. */
-// biome-ignore lint/suspicious/noExplicitAny: free-form API object, checked against the schema next.
 export async function readObject(req: Request): Promise<any> {
   const type = mediaType(req);
   if (type !== "application/json" && type !== "application/yaml" && type !== "*/*")
@@ -60,6 +59,7 @@ export function parseYaml(text: string): unknown {
   if (!Array.isArray(docs) || docs.length === 0) return {};
   if (docs.length > 1) throw badRequest("yaml: the body must hold exactly one document");
   const doc = docs[0];
-  if (doc.errors.length) throw badRequest(`error converting YAML to JSON: ${doc.errors[0].message}`);
+  if (doc.errors.length)
+    throw badRequest(`error converting YAML to JSON: ${doc.errors[0].message}`);
   return doc.toJS({ maxAliasCount: 100 });
 }

@@ -3,38 +3,13 @@ import type { Context } from "hono";
 import type { UserInfo } from "../auth/authenticate.ts";
 import type { Env } from "../env.ts";
 import { badRequest } from "../k8s/errors.ts";
-import { allocateFor } from "../resources/allocate.ts";
+import { writeCtx } from "../controllers/context.ts";
 import type { Ctx } from "../resources/rest.ts";
-import { openDb } from "../store/db.ts";
 
 export type HonoEnv = { Bindings: Env; Variables: { user: UserInfo; warnings: string[] } };
 export type C = Context<HonoEnv>;
 
-export function storeCtx(c: C): Ctx {
-  const env = c.env;
-  const db = openDb(env.DB);
-  let poked = false;
-  return {
-    db,
-    now: () => new Date(),
-    onCommit: () => {
-      // One poke per request is enough: the hub reads everything after its cursor.
-      if (poked) return;
-      poked = true;
-      c.executionCtx.waitUntil(pokeHub(env));
-    },
-    allocate: (s, o, old) => allocateFor(db, env, s, o, old),
-  };
-}
-
-export async function pokeHub(env: Env) {
-  try {
-    await env.WATCH_HUB.getByName("hub").poke();
-  } catch (err) {
-    // A lost poke only delays events: the hub's alarm tails the log too.
-    console.warn("watch hub poke failed", err);
-  }
-}
+export const storeCtx = (c: C): Ctx => writeCtx(c.env, (p) => c.executionCtx.waitUntil(p));
 
 export const query = (c: C, name: string): string | undefined => c.req.query(name) ?? undefined;
 

@@ -83,7 +83,12 @@ export function apiResourceList(group: string, version: string) {
       });
     }
   }
-  return { kind: "APIResourceList", apiVersion: "v1", groupVersion: groupVersion({ group, version }), resources };
+  return {
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion: groupVersion({ group, version }),
+    resources,
+  };
 }
 
 /** The aggregated discovery document for `/api` (legacy core group) or `/apis`. */

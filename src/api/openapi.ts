@@ -7,7 +7,11 @@ import { statusResponse } from "./status.ts";
 export async function openapi(c: C): Promise<Response> {
   const path = c.req.path.replace(/\/+$/, "");
   const file =
-    path === "/openapi/v3" ? "/openapi/v3/index.json" : /^\/openapi\/v3\/[a-z0-9./-]+$/.test(path) ? `${path}.json` : undefined;
+    path === "/openapi/v3"
+      ? "/openapi/v3/index.json"
+      : /^\/openapi\/v3\/[a-z0-9./-]+$/.test(path)
+        ? `${path}.json`
+        : undefined;
   if (file) {
     const res = await c.env.ASSETS.fetch(new URL(file, c.req.url));
     if (res.ok)
@@ -15,5 +19,7 @@ export async function openapi(c: C): Promise<Response> {
         headers: { "content-type": "application/json", "cache-control": "public, max-age=3600" },
       });
   }
-  return statusResponse(new ApiError(404, "NotFound", "the server could not find the requested resource"));
+  return statusResponse(
+    new ApiError(404, "NotFound", "the server could not find the requested resource"),
+  );
 }

@@ -27,7 +27,9 @@ export function applyPatch(
       try {
         return jsonpatch.applyPatch(structuredClone(current), patch, true, true).newDocument;
       } catch (err) {
-        throw unprocessable(`the server rejected our request due to an error in our request: ${(err as Error).message.split("\n")[0]}`);
+        throw unprocessable(
+          `the server rejected our request due to an error in our request: ${(err as Error).message.split("\n")[0]}`,
+        );
       }
     }
     case "merge":

@@ -14,7 +14,11 @@ export interface ResourcePath {
 const namespacedPlurals = new Set(catalog.filter((r) => r.namespaced).map((r) => r.plural));
 
 /** `rest` is the path after the group-version prefix, split on "/". */
-export function parseResourcePath(group: string, version: string, rest: string[]): ResourcePath | undefined {
+export function parseResourcePath(
+  group: string,
+  version: string,
+  rest: string[],
+): ResourcePath | undefined {
   const segs = rest.filter((s) => s !== "").map(decodeURIComponent);
   if (segs[0] === "namespaces" && segs.length >= 3 && namespacedPlurals.has(segs[2])) {
     const [, namespace, plural, name, subresource, ...more] = segs;

@@ -77,7 +77,8 @@ export class WatchHub extends DurableObject<Env> {
     const w: Watcher = {
       q,
       strategy,
-      matches: (o) => (!labels || labels.matches(o.labels)) && (!fields || fields.matches(o.fields)),
+      matches: (o) =>
+        (!labels || labels.matches(o.labels)) && (!fields || fields.matches(o.fields)),
       writer: writable.getWriter(),
       sent: 0,
       live: false,
@@ -237,7 +238,9 @@ export class WatchHub extends DurableObject<Env> {
       this.close(w);
       return;
     }
-    w.writer.write(encoder.encode(`${JSON.stringify({ type, object })}\n`)).catch(() => this.close(w));
+    w.writer
+      .write(encoder.encode(`${JSON.stringify({ type, object })}\n`))
+      .catch(() => this.close(w));
   }
 
   private bookmark(w: Watcher, initialEventsEnd = false) {
@@ -245,7 +248,11 @@ export class WatchHub extends DurableObject<Env> {
     const { group, version, kind } = w.strategy.info;
     const metadata: KObject = { resourceVersion: String(w.sent) };
     if (initialEventsEnd) metadata.annotations = { "k8s.io/initial-events-end": "true" };
-    this.send(w, "BOOKMARK", { kind, apiVersion: group ? `${group}/${version}` : version, metadata });
+    this.send(w, "BOOKMARK", {
+      kind,
+      apiVersion: group ? `${group}/${version}` : version,
+      metadata,
+    });
   }
 
   private error(w: Watcher, code: number, reason: string, message: string) {

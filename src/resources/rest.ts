@@ -84,7 +84,13 @@ async function requireNamespace(ctx: Ctx, s: Strategy, namespace: string, name: 
 function throwInvalid(s: Strategy, name: string, errs: FieldError[]): void {
   if (!errs.length) return;
   const { kind, group } = s.info;
-  throw invalid(kind, group, name, aggregateMessage({ kind, group }, name, errs), statusCauses(errs));
+  throw invalid(
+    kind,
+    group,
+    name,
+    aggregateMessage({ kind, group }, name, errs),
+    statusCauses(errs),
+  );
 }
 
 /** Check the body names the same namespace and name as the URL, filling them in when absent. */
@@ -110,7 +116,10 @@ export function checkIdentity(s: Strategy, o: KObject, namespace: string, name?:
 
 const NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789";
 const randomSuffix = () =>
-  Array.from(crypto.getRandomValues(new Uint8Array(5)), (b) => NAME_CHARS[b % NAME_CHARS.length]).join("");
+  Array.from(
+    crypto.getRandomValues(new Uint8Array(5)),
+    (b) => NAME_CHARS[b % NAME_CHARS.length],
+  ).join("");
 
 export async function create(
   ctx: Ctx,
@@ -156,7 +165,8 @@ export async function create(
     ctx.onCommit({ rv, key, type: "ADDED", object: o });
     return { rv, object: o };
   } catch (err) {
-    if (err instanceof StoreError && err.failure === "exists") throw alreadyExists(gr(s), meta.name);
+    if (err instanceof StoreError && err.failure === "exists")
+      throw alreadyExists(gr(s), meta.name);
     throw err;
   }
 }
@@ -210,7 +220,9 @@ export async function update(
         `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${old.metadata.uid}`,
       );
     const o = opts.subresource === "status" ? statusUpdate(old, next) : mainUpdate(s, old, next);
-    if (sameContent(o, old)) return current;
+    // Removing the last finalizer of an object being deleted deletes it.
+    const finished = !!o.metadata.deletionTimestamp && !pendingFinalizers(o);
+    if (!finished && sameContent(o, old)) return current;
     if (s.generation && specOf(o) !== specOf(old))
       o.metadata.generation = (old.metadata.generation ?? 0) + 1;
     throwInvalid(s, name, [
@@ -218,8 +230,6 @@ export async function update(
       ...(s.validate?.(o) ?? []),
       ...(s.validateUpdate?.(o, old) ?? []),
     ]);
-    // Removing the last finalizer of an object being deleted deletes it.
-    const finished = o.metadata.deletionTimestamp && !o.metadata.finalizers?.length;
     const type = finished ? "DELETED" : "MODIFIED";
     const allocate = finished ? undefined : await ctx.allocate?.(s, o, old);
     if (opts.dryRun) return { rv: current.rv, object: o };
@@ -275,6 +285,11 @@ function statusUpdate(old: KObject, next: KObject): KObject {
   return o;
 }
 
+/** Finalizers an object being deleted still waits for (a Namespace also has spec.finalizers). */
+const pendingFinalizers = (o: KObject): number =>
+  (o.metadata.finalizers?.length ?? 0) +
+  (o.kind === "Namespace" ? (o.spec?.finalizers?.length ?? 0) : 0);
+
 export interface DeleteOptions {
   dryRun?: boolean;
   gracePeriodSeconds?: number;
@@ -320,7 +335,8 @@ export async function remove(
           ? "orphan"
           : undefined;
     if (policyFinalizer && !finalizers.includes(policyFinalizer)) finalizers.push(policyFinalizer);
-    const graceful = s.info.kind === "Pod" && o.spec?.nodeName && (opts.gracePeriodSeconds ?? 1) > 0;
+    const graceful =
+      s.info.kind === "Pod" && o.spec?.nodeName && (opts.gracePeriodSeconds ?? 1) > 0;
     const deferred = finalizers.length > 0 || graceful || s.info.kind === "Namespace";
     let type: Write["type"] = "DELETED";
     if (deferred) {

@@ -26,7 +26,10 @@ export async function compact(db: DB, retain: number): Promise<number> {
     .orderBy(changes.rv)
     .limit(BATCH);
   const [deleted] = await db.batch([
-    db.delete(changes).where(and(sql`${changes.rv} IN ${victims}`)).returning({ rv: changes.rv }),
+    db
+      .delete(changes)
+      .where(and(sql`${changes.rv} IN ${victims}`))
+      .returning({ rv: changes.rv }),
     db
       .insert(meta)
       .values({ key: COMPACTED, value: String(upTo) })

@@ -16,7 +16,6 @@ export interface Stored {
   object: KObject;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: API objects are free-form JSON checked by schema.
 export type KObject = Record<string, any>;
 
 export interface Allocation {
@@ -38,7 +37,11 @@ export interface Write {
 }
 
 const where = (k: Key) =>
-  and(eq(objects.resource, k.resource), eq(objects.namespace, k.namespace), eq(objects.name, k.name));
+  and(
+    eq(objects.resource, k.resource),
+    eq(objects.namespace, k.namespace),
+    eq(objects.name, k.name),
+  );
 
 /** Serialise without resourceVersion: the rv column is the one truth. */
 const serialise = (o: KObject): string => {
@@ -98,7 +101,12 @@ export async function listObjects(db: DB, q: ListQuery): Promise<ListRows> {
       sql`(${objects.namespace}, ${objects.name}) > (${q.after.namespace}, ${q.after.name})`,
     );
   let select = db
-    .select({ namespace: objects.namespace, name: objects.name, rv: objects.rv, body: objects.body })
+    .select({
+      namespace: objects.namespace,
+      name: objects.name,
+      rv: objects.rv,
+      body: objects.body,
+    })
     .from(objects)
     .where(and(...conds))
     .orderBy(asc(objects.namespace), asc(objects.name))
@@ -169,7 +177,12 @@ export async function commit(db: DB, w: Write): Promise<number> {
   if (w.type !== "DELETED") {
     for (const ref of w.object.metadata?.ownerReferences ?? []) {
       if (typeof ref?.uid === "string")
-        stmts.push(db.insert(ownerRefs).values({ ownerUid: ref.uid, ...key }).onConflictDoNothing());
+        stmts.push(
+          db
+            .insert(ownerRefs)
+            .values({ ownerUid: ref.uid, ...key })
+            .onConflictDoNothing(),
+        );
     }
   }
   for (const a of w.allocate ?? []) {

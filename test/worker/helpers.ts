@@ -19,9 +19,27 @@ export async function api(
   return worker.fetch(new Request(`https://kubeflare.test${path}`, init));
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read free-form JSON.
-export async function call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }> {
+export async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<{ status: number; body: any }> {
   const res = await api(method, path, body, headers);
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Poll until `check` returns a truthy value (controllers work on alarms, asynchronously). */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -21,7 +21,9 @@ const includeObject = (c: C): IncludeObject => {
 export async function getOne(c: C, s: Strategy, p: ResourcePath) {
   const { object } = await get(storeCtx(c), s, p.namespace ?? "", p.name as string);
   if (wantsTable(c.req.header("accept") ?? null))
-    return json(table(s, [object], { resourceVersion: object.metadata.resourceVersion }, includeObject(c)));
+    return json(
+      table(s, [object], { resourceVersion: object.metadata.resourceVersion }, includeObject(c)),
+    );
   return json(object);
 }
 
@@ -38,7 +40,9 @@ function decodeContinue(token: string): Continue {
     const t = JSON.parse(atob(token));
     if (t.v === "kubeflare/v1" && typeof t.rv === "number") return t;
   } catch {}
-  throw badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+  throw badRequest(
+    "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+  );
 }
 
 /** Filters named by labelSelector/fieldSelector, checked against what this kind can select on. */
@@ -50,17 +54,16 @@ export function selectors(c: C, s: Strategy) {
   if (fields) {
     const allowed = new Set(Object.keys(selectable(s, { metadata: {} }).fields));
     for (const r of fields.requirements())
-      if (!allowed.has(r.field))
-        throw badRequest(
-          `field label not supported: ${r.field}`,
-        );
+      if (!allowed.has(r.field)) throw badRequest(`field label not supported: ${r.field}`);
   }
   const matches = (o: KObject) => {
     const sel = selectable(s, o);
     return (!labels || labels.matches(sel.labels)) && (!fields || fields.matches(sel.fields));
   };
   // An equality on spec.nodeName uses the indexed column instead of a scan.
-  const nodeName = fields?.requirements().find((r) => r.field === "spec.nodeName" && r.operator !== "!=")?.value;
+  const nodeName = fields
+    ?.requirements()
+    .find((r) => r.field === "spec.nodeName" && r.operator !== "!=")?.value;
   return { ls, fs, matches, nodeName, any: !!(labels || fields) };
 }
 
@@ -107,7 +110,8 @@ export async function list(c: C, s: Strategy, p: ResourcePath) {
     resourceVersion: String(rv),
   };
   if (more && after) meta.continue = encodeContinue({ rv, ns: after.namespace, name: after.name });
-  if (wantsTable(c.req.header("accept") ?? null)) return json(table(s, items, meta, includeObject(c)));
+  if (wantsTable(c.req.header("accept") ?? null))
+    return json(table(s, items, meta, includeObject(c)));
   const { group, version, kind } = s.info;
   return json({
     kind: `${kind}List`,
@@ -153,7 +157,12 @@ function tableEvents(s: Strategy, include: IncludeObject) {
         nl = buf.indexOf("\n");
         const ev = JSON.parse(line);
         if (ev.type !== "ERROR" && ev.type !== "BOOKMARK")
-          ev.object = table(s, [ev.object], { resourceVersion: ev.object.metadata?.resourceVersion }, include);
+          ev.object = table(
+            s,
+            [ev.object],
+            { resourceVersion: ev.object.metadata?.resourceVersion },
+            include,
+          );
         out.enqueue(enc.encode(`${JSON.stringify(ev)}\n`));
       }
     },

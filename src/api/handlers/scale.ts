@@ -53,8 +53,11 @@ export async function scale(c: C, s: Strategy, p: ResourcePath) {
       const sc = next(current);
       const replicas = sc.spec?.replicas;
       if (!Number.isInteger(replicas) || replicas < 0)
-        throw badRequest(`Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`);
-      if (sc.metadata?.resourceVersion) current.metadata.resourceVersion = sc.metadata.resourceVersion;
+        throw badRequest(
+          `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${replicas}: must be greater than or equal to 0`,
+        );
+      if (sc.metadata?.resourceVersion)
+        current.metadata.resourceVersion = sc.metadata.resourceVersion;
       current.spec = { ...current.spec, replicas };
       return current;
     },

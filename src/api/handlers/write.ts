@@ -46,7 +46,9 @@ export function checkFields(c: C, s: Strategy, o: KObject) {
   if (!unknown.length) return;
   const mode = fieldValidation(c);
   if (mode === "Strict")
-    throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(", ")}`);
+    throw badRequest(
+      `strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(", ")}`,
+    );
   if (mode === "Warn") for (const f of unknown) c.get("warnings").push(`unknown field "${f}"`);
 }
 
@@ -54,10 +56,16 @@ export async function create(c: C, s: Strategy, p: ResourcePath) {
   const o = await readObject(c.req.raw);
   checkKind(s, o);
   checkFields(c, s, o);
-  const { object } = await rest.create(storeCtx(c), s, p.namespace ?? o.metadata?.namespace ?? "", o, {
-    dryRun: dryRun(c),
-    fieldManager: fieldManager(c),
-  });
+  const { object } = await rest.create(
+    storeCtx(c),
+    s,
+    p.namespace ?? o.metadata?.namespace ?? "",
+    o,
+    {
+      dryRun: dryRun(c),
+      fieldManager: fieldManager(c),
+    },
+  );
   return json(object, 201);
 }
 
@@ -65,11 +73,18 @@ export async function replace(c: C, s: Strategy, p: ResourcePath) {
   const o = await readObject(c.req.raw);
   checkKind(s, o);
   checkFields(c, s, o);
-  const { object } = await rest.update(storeCtx(c), s, p.namespace ?? "", p.name as string, () => o, {
-    dryRun: dryRun(c),
-    fieldManager: fieldManager(c),
-    subresource: p.subresource === "status" ? "status" : undefined,
-  });
+  const { object } = await rest.update(
+    storeCtx(c),
+    s,
+    p.namespace ?? "",
+    p.name as string,
+    () => o,
+    {
+      dryRun: dryRun(c),
+      fieldManager: fieldManager(c),
+      subresource: p.subresource === "status" ? "status" : undefined,
+    },
+  );
   return json(object);
 }
 
@@ -120,7 +135,13 @@ async function deleteOptions(c: C): Promise<rest.DeleteOptions> {
   const body: DeleteBody = text.trim() ? (parseJson(text) as DeleteBody) : {};
   const policy = query(c, "propagationPolicy") ?? body.propagationPolicy;
   if (policy && !["Orphan", "Background", "Foreground"].includes(policy))
-    throw invalid("DeleteOptions", "", "", `propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`, []);
+    throw invalid(
+      "DeleteOptions",
+      "",
+      "",
+      `propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`,
+      [],
+    );
   const orphan = query(c, "orphanDependents") ?? body.orphanDependents;
   return {
     dryRun: dryRun(c) || (body.dryRun?.length ?? 0) > 0,
@@ -142,7 +163,10 @@ export async function removeCollection(c: C, s: Strategy, p: ResourcePath) {
   const opts = await deleteOptions(c);
   const ctx = storeCtx(c);
   const sel = selectors(c, s);
-  const { rows, rv } = await listObjects(ctx.db, { resource: storeResource(s.info), namespace: p.namespace });
+  const { rows, rv } = await listObjects(ctx.db, {
+    resource: storeResource(s.info),
+    namespace: p.namespace,
+  });
   const items: KObject[] = [];
   for (const row of rows) {
     const o = withRv(row.body, row.rv);

@@ -1,0 +1,24 @@
+// The store context controllers write through: the same pipeline and pokes as API requests.
+import type { Env } from "../env.ts";
+import { allocateFor } from "../resources/allocate.ts";
+import type { Committed, Ctx } from "../resources/rest.ts";
+import { openDb } from "../store/db.ts";
+import { pokeHub, pokesFor } from "./pokes.ts";
+
+export function writeCtx(env: Env, waitUntil: (p: Promise<unknown>) => void): Ctx {
+  const db = openDb(env.DB);
+  let hubPoked = false;
+  return {
+    db,
+    now: () => new Date(),
+    onCommit: (c: Committed) => {
+      // One hub poke per request is enough: the hub reads everything after its cursor.
+      if (!hubPoked) {
+        hubPoked = true;
+        waitUntil(pokeHub(env));
+      }
+      for (const p of pokesFor(env, c)) waitUntil(p);
+    },
+    allocate: (s, o, old) => allocateFor(db, env, s, o, old),
+  };
+}

@@ -1,0 +1,68 @@
+// Namespace deletion (Kubernetes' namespace controller): a Terminating namespace is emptied,
+// then its `kubernetes` finalizer is removed and it goes.
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.ts";
+import { ApiError } from "../k8s/errors.ts";
+import { type Ctx, remove, update } from "../resources/rest.ts";
+import { allStrategies, storeResource, strategyFor } from "../resources/registry.ts";
+import { listObjects } from "../store/objects.ts";
+import { beingDeleted, countInNamespace } from "../store/ownership.ts";
+import { writeCtx } from "./context.ts";
+
+const SOON_MS = 50;
+const RESYNC_MS = 30_000;
+
+export class NamespaceLifecycle extends DurableObject<Env> {
+  async poke(): Promise<void> {
+    const at = await this.ctx.storage.getAlarm();
+    if (at === null || at > Date.now() + SOON_MS)
+      await this.ctx.storage.setAlarm(Date.now() + SOON_MS);
+  }
+
+  override async alarm(): Promise<void> {
+    const ctx = writeCtx(this.env, (p) => this.ctx.waitUntil(p));
+    let busy = false;
+    try {
+      for (const ns of await beingDeleted(ctx.db, "namespaces")) {
+        try {
+          busy = (await this.finish(ctx, ns.name)) || busy;
+        } catch (err) {
+          console.error("namespace lifecycle", ns.name, err);
+          busy = true;
+        }
+      }
+    } finally {
+      await this.ctx.storage.setAlarm(Date.now() + (busy ? 1000 : RESYNC_MS));
+    }
+  }
+
+  /** Delete everything in the namespace; once it is empty, let the namespace go. True if not yet. */
+  private async finish(ctx: Ctx, namespace: string): Promise<boolean> {
+    for (const s of allStrategies()) {
+      if (!s.info.namespaced) continue;
+      const { rows } = await listObjects(ctx.db, { resource: storeResource(s.info), namespace });
+      for (const row of rows) {
+        try {
+          await remove(ctx, s, namespace, row.name, {
+            propagationPolicy: "Background",
+            gracePeriodSeconds: 0,
+          });
+        } catch (err) {
+          if (!(err instanceof ApiError && err.code === 404)) throw err;
+        }
+      }
+    }
+    if ((await countInNamespace(ctx.db, namespace)) > 0) return true;
+    const ns = strategyFor("", "namespaces");
+    if (!ns) return false;
+    try {
+      await update(ctx, ns, "", namespace, (o) => {
+        o.spec = { ...o.spec, finalizers: [] };
+        return o;
+      });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 404)) throw err;
+    }
+    return false;
+  }
+}
