@@ -19,6 +19,7 @@ export default defineConfig({
               bindings: {
                 ADMIN_TOKEN: "test-admin-token",
                 BOOKMARK_SECONDS: "1",
+                CHANGE_LOG_RETAIN: "100",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

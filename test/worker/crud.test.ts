@@ -62,13 +62,17 @@ describe("core CRUD", () => {
     expect(dup.body.reason).toBe("AlreadyExists");
     const bad = await call("POST", "/api/v1/namespaces/default/configmaps", cm("Bad_Name"));
     expect(bad.status).toBe(422);
-    expect(bad.body.message).toContain('ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"');
+    expect(bad.body.message).toContain(
+      'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"',
+    );
     const nons = await call("POST", "/api/v1/namespaces/nope/configmaps", cm("x"));
     expect(nons.status).toBe(404);
     expect(nons.body.message).toBe('namespaces "nope" not found');
     const res = await api("POST", "/api/v1/namespaces/default/configmaps", "{not json");
     expect(res.status).toBe(400);
     const list = await call("GET", "/api/v1/namespaces/default/configmaps");
-    expect(list.body.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(["dup"]);
+    expect(list.body.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual([
+      "dup",
+    ]);
   });
 });
