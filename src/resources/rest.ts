@@ -208,7 +208,11 @@ export async function update(
     const current = await getObject(ctx.db, key);
     if (!current) throw notFound(gr(s), name);
     const old = current.object;
-    const next = structuredClone(await mutate(structuredClone(old)));
+    // The mutation sees no resourceVersion: one in its result was put there by the client (a PUT
+    // body or a patch naming it) and pins the write to that revision.
+    const base = structuredClone(old);
+    delete base.metadata.resourceVersion;
+    const next = structuredClone(await mutate(base));
     checkIdentity(s, next, namespace, name);
     const pinned = next.metadata.resourceVersion;
     if (pinned && pinned !== old.metadata.resourceVersion)
