@@ -14,6 +14,8 @@ const { values: args } = parseArgs({
   options: {
     port: { type: "string", default: process.env.KUBEFLARE_PORT ?? "6443" },
     state: { type: "string", default: process.env.KUBEFLARE_STATE ?? join(root, ".kubeflare") },
+    /** Serve the D1 floor measurement used by `npm run bench`. */
+    bench: { type: "boolean", default: false },
   },
 });
 const port = Number(args.port);
@@ -98,6 +100,7 @@ async function main() {
       "--persist-to",
       state,
       "--show-interactive-dev-session=false",
+      ...(args.bench ? ["--var", "KUBEFLARE_BENCH:1"] : []),
     ],
     { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] },
   );

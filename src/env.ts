@@ -13,6 +13,8 @@ export interface Env {
   CHANGE_LOG_RETAIN?: string;
   SERVICE_CIDR?: string;
   NODE_PORT_RANGE?: string;
+  /** "1" serves the D1 floor measurement for `npm run bench`. */
+  KUBEFLARE_BENCH?: string;
   /** Seconds between watch bookmarks; tests shorten it. */
   BOOKMARK_SECONDS?: string;
 }

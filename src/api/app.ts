@@ -5,6 +5,7 @@ import { methodNotAllowed, unauthorized, ApiError } from "../k8s/errors.ts";
 import { bootstrap } from "../resources/bootstrap.ts";
 import { strategyFor } from "../resources/registry.ts";
 import { type C, type HonoEnv, storeCtx } from "./context.ts";
+import { d1Floor } from "./bench.ts";
 import {
   aggregated,
   apiGroup,
@@ -72,6 +73,7 @@ app.get("/apis/:group/:version", (c) =>
 );
 
 app.get("/openapi/*", (c) => openapi(c));
+app.post("/debug/bench/d1", (c) => d1Floor(c));
 
 app.all("/api/v1/*", (c) => dispatch(c, parseResourcePath("", "v1", rest(c, "/api/v1/"))));
 app.all("/apis/:group/:version/*", (c) => {

@@ -49,17 +49,22 @@ export async function allocateFor(
   const spec = o.spec ?? {};
   const type = spec.type ?? "ClusterIP";
   if (type !== "ExternalName" && spec.clusterIP !== "None" && !old?.spec?.clusterIP) {
-    const { base, size } = parseCidr(serviceCidr(env));
     if (spec.clusterIP) {
-      out.push({ kind: "clusterip", value: spec.clusterIP });
+      out.push({ kind: "clusterip", value: spec.clusterIP, requested: true });
     } else {
       // .0 is the network, .1 belongs to the kubernetes Service, the last is broadcast.
+      const { base, size } = parseCidr(serviceCidr(env));
       const ip = pick(await allocated(db, "clusterip"), () => walk(base + 2, size - 3, ipString));
-      if (!ip) throw new ApiError(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full");
+      if (!ip)
+        throw new ApiError(
+          500,
+          "InternalError",
+          "Internal error occurred: failed to allocate a serviceIP: range is full",
+        );
       spec.clusterIP = ip;
+      out.push({ kind: "clusterip", value: ip });
     }
     spec.clusterIPs = [spec.clusterIP];
-    if (!old?.spec?.clusterIP && spec.clusterIP && !out.length) out.push({ kind: "clusterip", value: spec.clusterIP });
   }
   if (type === "NodePort" || type === "LoadBalancer") {
     const { lo, hi } = parseRange(nodePortRange(env));
@@ -68,12 +73,17 @@ export async function allocateFor(
     for (const p of spec.ports ?? []) {
       if (p.nodePort && had.has(p.nodePort)) continue;
       if (p.nodePort) {
-        out.push({ kind: "nodeport", value: String(p.nodePort) });
+        out.push({ kind: "nodeport", value: String(p.nodePort), requested: true });
         continue;
       }
       taken ??= await allocated(db, "nodeport");
       const port = pick(taken, () => walk(lo, hi - lo + 1, String));
-      if (!port) throw new ApiError(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full");
+      if (!port)
+        throw new ApiError(
+          500,
+          "InternalError",
+          "Internal error occurred: failed to allocate a nodePort: range is full",
+        );
       taken.add(port);
       p.nodePort = Number(port);
       out.push({ kind: "nodeport", value: port });

@@ -51,7 +51,10 @@ const grouped = (
 });
 
 export const catalog: ResourceInfo[] = [
-  core("Namespace", "namespaces", false, { shortNames: ["ns"], subresources: ["status", "finalize"] }),
+  core("Namespace", "namespaces", false, {
+    shortNames: ["ns"],
+    subresources: ["status", "finalize"],
+  }),
   core("Pod", "pods", true, {
     shortNames: ["po"],
     categories: ["all"],

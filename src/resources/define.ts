@@ -3,7 +3,14 @@ import { ageColumn, nameColumn } from "./table.ts";
 import type { Strategy } from "./types.ts";
 
 /** Kinds without a spec/status split: no generation, no status subresource. */
-const specless = new Set(["ConfigMap", "Secret", "ServiceAccount", "Event", "Endpoints", "EndpointSlice"]);
+const specless = new Set([
+  "ConfigMap",
+  "Secret",
+  "ServiceAccount",
+  "Event",
+  "Endpoints",
+  "EndpointSlice",
+]);
 
 /** A strategy with Kubernetes' generic behaviour, overridden by what a kind file gives. */
 export function defineStrategy(info: ResourceInfo, own: Partial<Strategy> = {}): Strategy {

@@ -20,7 +20,8 @@ export function validateObjectMeta(s: Strategy, o: KObject): FieldError[] {
   const rule = s.nameRule ?? "subdomain";
   const check =
     rule === "label" ? isDNS1123Label : rule === "path-segment" ? pathSegment : isDNS1123Subdomain;
-  if (meta.name) for (const msg of check(meta.name)) errs.push(invalid("metadata.name", meta.name, msg));
+  if (meta.name)
+    for (const msg of check(meta.name)) errs.push(invalid("metadata.name", meta.name, msg));
   if (s.info.namespaced && meta.namespace)
     for (const msg of isDNS1123Label(meta.namespace))
       errs.push(invalid("metadata.namespace", meta.namespace, msg));

@@ -11,7 +11,13 @@ import {
   notFound,
   OBJECT_MODIFIED,
 } from "../k8s/errors.ts";
-import { aggregateMessage, type FieldError, required, statusCauses } from "../k8s/validation.ts";
+import {
+  aggregateMessage,
+  type FieldError,
+  invalid as invalidField,
+  required,
+  statusCauses,
+} from "../k8s/validation.ts";
 import type { DB } from "../store/db.ts";
 import { StoreError } from "../store/errors.ts";
 import { commit, getObject, type Key, type KObject, type Write } from "../store/objects.ts";
@@ -151,24 +157,45 @@ export async function create(
   s.prepareForCreate?.(o);
   throwInvalid(s, meta.name, [...validateObjectMeta(s, o), ...(s.validate?.(o) ?? [])]);
   const key = keyOf(s, namespace, meta.name);
-  const allocate = await ctx.allocate?.(s, o, undefined);
-  if (opts.dryRun) return { rv: 0, object: o };
-  try {
-    const rv = await commit(ctx.db, {
-      key,
-      type: "ADDED",
-      object: o,
-      nodeName: s.nodeName?.(o),
-      allocate,
-    });
-    o.metadata.resourceVersion = String(rv);
-    ctx.onCommit({ rv, key, type: "ADDED", object: o });
-    return { rv, object: o };
-  } catch (err) {
-    if (err instanceof StoreError && err.failure === "exists")
-      throw alreadyExists(gr(s), meta.name);
-    throw err;
+  const prepared = structuredClone(o);
+  for (let attempt = 0; ; attempt++) {
+    const obj = structuredClone(prepared);
+    const allocate = await ctx.allocate?.(s, obj, undefined);
+    if (opts.dryRun) return { rv: 0, object: obj };
+    try {
+      const rv = await commit(ctx.db, {
+        key,
+        type: "ADDED",
+        object: obj,
+        nodeName: s.nodeName?.(obj),
+        allocate,
+      });
+      obj.metadata.resourceVersion = String(rv);
+      ctx.onCommit({ rv, key, type: "ADDED", object: obj });
+      return { rv, object: obj };
+    } catch (err) {
+      if (err instanceof StoreError && err.failure === "exists")
+        throw alreadyExists(gr(s), meta.name);
+      // An allocator pick raced another create: pick again.
+      if (isAllocationClash(err) && !allocate?.some((a) => a.requested) && attempt < 8) continue;
+      if (isAllocationClash(err)) throwAllocationClash(s, meta.name, allocate);
+      throw err;
+    }
   }
+}
+
+const isAllocationClash = (err: unknown) =>
+  err instanceof StoreError && err.failure === "allocated";
+
+function throwAllocationClash(s: Strategy, name: string, allocate: Write["allocate"]): never {
+  const a = allocate?.find((x) => x.requested);
+  const field = a?.kind === "nodeport" ? "spec.ports[0].nodePort" : "spec.clusterIPs";
+  const detail =
+    a?.kind === "nodeport"
+      ? "provided port is already allocated"
+      : `failed to allocate IP ${a?.value}: provided IP is already allocated`;
+  throwInvalid(s, name, [invalidField(field, a?.value, detail)]);
+  throw new Error("unreachable");
 }
 
 export interface UpdateOptions extends WriteOptions {
@@ -254,6 +281,10 @@ export async function update(
       if (err instanceof StoreError && err.failure === "conflict") {
         if (pinned || attempt >= 8) throw conflict(gr(s), name, OBJECT_MODIFIED);
         continue;
+      }
+      if (isAllocationClash(err)) {
+        if (!allocate?.some((a) => a.requested) && attempt < 8) continue;
+        throwAllocationClash(s, name, allocate);
       }
       throw err;
     }

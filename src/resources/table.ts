@@ -31,7 +31,8 @@ export const nameColumn: Column = {
 export const ageColumn: Column = {
   name: "Age",
   type: "string",
-  description: "CreationTimestamp is a timestamp representing the server time when this object was created.",
+  description:
+    "CreationTimestamp is a timestamp representing the server time when this object was created.",
   cell: (o, now) => age(o.metadata?.creationTimestamp, now),
 };
 

@@ -21,6 +21,8 @@ export type KObject = Record<string, any>;
 export interface Allocation {
   kind: "clusterip" | "nodeport";
   value: string;
+  /** Named by the client (not picked by the allocator): a clash is the client's error. */
+  requested?: boolean;
 }
 
 export interface Write {
@@ -186,7 +188,7 @@ export async function commit(db: DB, w: Write): Promise<number> {
     }
   }
   for (const a of w.allocate ?? []) {
-    stmts.push(db.insert(allocations).values({ ...a, owner: uid }));
+    stmts.push(db.insert(allocations).values({ kind: a.kind, value: a.value, owner: uid }));
   }
   stmts.push(currentRevisionQuery(db));
   try {
