@@ -63,18 +63,10 @@ function valueString(v: unknown): string {
 }
 
 const cmpStr = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+// value.Compare's order of kinds: numbers, strings, booleans, lists, maps, null.
+const KIND_RANK: Record<string, number> = { number: 0, string: 1, boolean: 2 };
 const rank = (v: unknown) =>
-  typeof v === "number"
-    ? 0
-    : typeof v === "string"
-      ? 1
-      : typeof v === "boolean"
-        ? 2
-        : Array.isArray(v)
-          ? 3
-          : v === null || v === undefined
-            ? 5
-            : 4;
+  KIND_RANK[typeof v] ?? (Array.isArray(v) ? 3 : v === null || v === undefined ? 5 : 4);
 
 /** value.Compare: a total order over JSON values. */
 function cmpValue(a: unknown, b: unknown): number {
@@ -156,15 +148,27 @@ export class FieldSet {
   }
 
   union(o: FieldSet): FieldSet {
-    return this.combine(o, (a, b) => a || b, (a, b) => (a && b ? a.union(b) : (a ?? b)));
+    return this.combine(
+      o,
+      (a, b) => a || b,
+      (a, b) => (a && b ? a.union(b) : (a ?? b)),
+    );
   }
 
   difference(o: FieldSet): FieldSet {
-    return this.combine(o, (a, b) => a && !b, (a, b) => (a && b ? a.difference(b) : a));
+    return this.combine(
+      o,
+      (a, b) => a && !b,
+      (a, b) => (a && b ? a.difference(b) : a),
+    );
   }
 
   intersection(o: FieldSet): FieldSet {
-    return this.combine(o, (a, b) => a && b, (a, b) => (a && b ? a.intersection(b) : undefined));
+    return this.combine(
+      o,
+      (a, b) => a && b,
+      (a, b) => (a && b ? a.intersection(b) : undefined),
+    );
   }
 
   /** Removes `o`'s members and everything below them. */
@@ -211,7 +215,7 @@ export class FieldSet {
     if (includeSelf && !this.empty()) out["."] = {};
     const pes = new Map<string, PathElement>(this.members);
     for (const [id, c] of this.children) pes.set(id, c.pe);
-    for (const [id, pe] of [...pes].sort((a, b) => cmpPe(a[1], b[1]))) {
+    for (const [id] of [...pes].sort((a, b) => cmpPe(a[1], b[1]))) {
       const c = this.children.get(id);
       out[id] = c ? c.set.toFieldsV1(this.members.has(id)) : {};
     }
@@ -284,6 +288,10 @@ export class Typer {
     return SCALAR;
   }
 
+  isRequired(t: TypeRef, key: string): boolean {
+    return t.kind === "struct" && this.lookup.required(t.def, key);
+  }
+
   /** How a value is walked: a granular map, a list, an atomic value or a leaf. */
   shape(
     t: TypeRef,
@@ -327,7 +335,7 @@ export function itemPe(list: ListType, item: unknown): PathElement | string {
   return { value: item };
 }
 
-/** Indexes a list's items by path element; `dups` collects elements seen more than once. */
+/** Indexes a list's items by path element (first occurrence order); bad items become errors. */
 export function indexItems(list: ListType, items: unknown[], at: Path, errors: string[]) {
   const pes: PathElement[] = [];
   const byId = new Map<string, unknown[]>();
@@ -372,7 +380,8 @@ export function toFieldSet(
         const items = byId.get(peId(pe)) ?? [];
         const at = [...path, pe];
         if (items.length > 1) {
-          if (!allowDuplicates) errors.push(`${pathString(path)}: duplicate entries for key ${peString(pe)}`);
+          if (!allowDuplicates)
+            errors.push(`${pathString(path)}: duplicate entries for key ${peString(pe)}`);
           set.insert(at);
           continue;
         }
@@ -384,7 +393,8 @@ export function toFieldSet(
     for (const [k, x] of Object.entries(v as JsonMap)) {
       const at: Path = [...path, { field: k }];
       walk(x, typer.fieldType(s.type, k), at);
-      const emptyMap = typeof x === "object" && x !== null && !Array.isArray(x) && !Object.keys(x).length;
+      const emptyMap =
+        typeof x === "object" && x !== null && !Array.isArray(x) && !Object.keys(x).length;
       if (x === null || emptyMap || !typer.isField(s.type, k)) set.insert(at);
     }
   };
@@ -400,18 +410,29 @@ export interface Comparison {
 
 /** TypedValue.Compare: which leaves and items `rhs` adds, changes or removes relative to `lhs`. */
 export function compare(typer: Typer, lhs: unknown, rhs: unknown, t: TypeRef): Comparison {
-  const c: Comparison = { added: new FieldSet(), modified: new FieldSet(), removed: new FieldSet() };
+  const c: Comparison = {
+    added: new FieldSet(),
+    modified: new FieldSet(),
+    removed: new FieldSet(),
+  };
   const errors: string[] = [];
   const leaf = (l: unknown, r: unknown, path: Path) => {
     if (l === undefined) c.added.insert(path);
     else if (r === undefined) c.removed.insert(path);
     else if (!jsonEqual(l, r)) c.modified.insert(path);
   };
-  const walk = (l: unknown, r: unknown, type: TypeRef, path: Path) => {
+  // `always`: the value exists on both sides in Go's typed objects (a non-pointer struct, or a
+  // required list/map serialized as null), so only its contents count as added or removed.
+  const walk = (l: unknown, r: unknown, type: TypeRef, path: Path, always = true) => {
     const ls = l === undefined ? undefined : typer.shape(type, l);
     const rs = r === undefined ? undefined : typer.shape(type, r);
     const s = ls ?? rs;
-    if (!s || s.kind === "leaf" || (ls && rs && ls.kind !== rs.kind) || (isEmpty(l) && isEmpty(r))) {
+    if (
+      !s ||
+      s.kind === "leaf" ||
+      (ls && rs && ls.kind !== rs.kind) ||
+      (isEmpty(l) && isEmpty(r))
+    ) {
       leaf(l, r, path);
       return;
     }
@@ -424,26 +445,27 @@ export function compare(typer: Typer, lhs: unknown, rhs: unknown, t: TypeRef): C
         const ll = li.byId.get(id) ?? [];
         const rl = ri.byId.get(id) ?? [];
         const at = [...path, pe];
-        if (ll.length <= 1 && rl.length <= 1) walk(ll[0], rl[0], s.elem, at);
+        if (ll.length <= 1 && rl.length <= 1) walk(ll[0], rl[0], s.elem, at, false);
         else if (ll.length >= 2 && rl.length >= 2) {
           if (!jsonEqual(ll, rl)) c.modified.insert(at);
         } else if (ll.length >= 2) {
-          if (rl.length) walk(undefined, rl[0], s.elem, at);
+          if (rl.length) walk(undefined, rl[0], s.elem, at, false);
           c.removed.insert(at);
         } else {
-          if (ll.length) walk(ll[0], undefined, s.elem, at);
+          if (ll.length) walk(ll[0], undefined, s.elem, at, false);
           c.added.insert(at);
         }
       }
     } else {
       const lm = (l as JsonMap | undefined) ?? {};
       const rm = (r as JsonMap | undefined) ?? {};
-      for (const k of new Set([...Object.keys(lm), ...Object.keys(rm)]))
-        walk(lm[k], rm[k], typer.fieldType(s.type, k), [...path, { field: k }]);
+      for (const k of new Set([...Object.keys(lm), ...Object.keys(rm)])) {
+        const ft = typer.fieldType(s.type, k);
+        const always = ft.kind === "struct" || typer.isRequired(s.type, k);
+        walk(lm[k], rm[k], ft, [...path, { field: k }], always);
+      }
     }
-    // A struct reached by field name counts as always present, like Go's non-pointer structs.
-    const last = path[path.length - 1];
-    if (type.kind === "struct" && (!last || "field" in last)) return;
+    if (always) return;
     if (l === undefined) c.added.insert(path);
     else if (r === undefined) c.removed.insert(path);
   };
@@ -453,7 +475,9 @@ export function compare(typer: Typer, lhs: unknown, rhs: unknown, t: TypeRef): C
 
 const isEmpty = (v: unknown) =>
   v === undefined ||
-  (Array.isArray(v) ? v.length === 0 : typeof v === "object" && v !== null && !Object.keys(v).length);
+  (Array.isArray(v)
+    ? v.length === 0
+    : typeof v === "object" && v !== null && !Object.keys(v).length);
 
 /** Set.EnsureNamedFieldsAreMembers: parents that are struct fields become members too. */
 export function ensureNamedFieldsAreMembers(typer: Typer, set: FieldSet, t: TypeRef): FieldSet {
@@ -502,7 +526,10 @@ export function goJson(v: unknown): string {
 }
 
 const escapeHtml = (json: string) =>
-  json.replace(/[<>&\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  json.replace(
+    /[<>&\u2028\u2029]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 
 // ---------------------------------------------------------------------------------------------
 // managedFields entries and the manager bookkeeping
@@ -641,7 +668,8 @@ export function stripMeta(m: Managed, id: string): void {
 
 /** The reset-fields filter: what a request to the main resource or a subresource can't own. */
 export function resetFilter(subresource?: string, resetFields?: string[][]): FieldSet {
-  const paths = resetFields ?? (subresource === "status" ? [["spec"]] : subresource ? [] : [["status"]]);
+  const paths =
+    resetFields ?? (subresource === "status" ? [["spec"]] : subresource ? [] : [["status"]]);
   return FieldSet.of(...paths.map((p) => p.map((field) => ({ field }))));
 }
 
@@ -715,9 +743,7 @@ export function recordUpdate(
 export function capUpdateManagers(m: Managed, max = 10): void {
   const updaters = [...m.fields].filter(([, vs]) => !vs.applied).map(([id]) => id);
   if (updaters.length <= max) return;
-  updaters.sort(
-    (a, b) => seconds(m.times.get(a)) - seconds(m.times.get(b)) || cmpStr(a, b),
-  );
+  updaters.sort((a, b) => seconds(m.times.get(a)) - seconds(m.times.get(b)) || cmpStr(a, b));
   const firstByVersion = new Map<string, string>();
   let length = updaters.length;
   for (let i = 0; i < updaters.length && length > max; i++) {
@@ -797,7 +823,12 @@ export function updateManagedFields(
   // skipNonAppliedManager: objects that predate field tracking stay untracked until applied.
   if (managed.fields.size === 0 && old !== undefined && metaOf(old).uid) return [];
   const typer = new Typer(lookup);
-  const id = managerId({ manager: manager || "unknown", operation, apiVersion, subresource: opts.subresource });
+  const id = managerId({
+    manager: manager || "unknown",
+    operation,
+    apiVersion,
+    subresource: opts.subresource,
+  });
   try {
     recordUpdate(
       typer,

@@ -33,6 +33,8 @@ export interface SchemaLookup {
   forKind(apiVersion: string, kind: string): string | undefined;
   /** A field's schema; undefined when the definition or the field is unknown. */
   field(defName: string, field: string): Prop | undefined;
+  /** Whether a field is required (Go serializes it even when empty). */
+  required(defName: string, field: string): boolean;
   /** Strategic-merge metadata of a list field; undefined means the list is replaced whole. */
   listMeta(defName: string, field: string): ListMeta | undefined;
   /** Server-side apply's view of a list field. */
@@ -73,32 +75,30 @@ const listTypeOverrides: Record<string, Record<string, ListType>> = {
 };
 
 // +structType=atomic types of k8s.io/api and apimachinery.
-const atomicStructs = new Set(
-  [
-    `${core}SecretReference`,
-    `${core}FileKeySelector`,
-    `${core}ObjectFieldSelector`,
-    `${core}ResourceFieldSelector`,
-    `${core}ConfigMapKeySelector`,
-    `${core}SecretKeySelector`,
-    `${core}NodeSelector`,
-    `${core}NodeSelectorTerm`,
-    `${core}TopologySelectorTerm`,
-    `${core}EndpointAddress`,
-    `${core}EndpointPort`,
-    `${core}ObjectReference`,
-    `${core}LocalObjectReference`,
-    `${core}TypedLocalObjectReference`,
-    `${core}ScopeSelector`,
-    "io.k8s.api.discovery.v1.EndpointPort",
-    "io.k8s.api.networking.v1.ServiceBackendPort",
-    "io.k8s.api.rbac.v1.Subject",
-    "io.k8s.api.rbac.v1.RoleRef",
-    "io.k8s.api.autoscaling.v1.CrossVersionObjectReference",
-    "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference",
-    "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector",
-  ],
-);
+const atomicStructs = new Set([
+  `${core}SecretReference`,
+  `${core}FileKeySelector`,
+  `${core}ObjectFieldSelector`,
+  `${core}ResourceFieldSelector`,
+  `${core}ConfigMapKeySelector`,
+  `${core}SecretKeySelector`,
+  `${core}NodeSelector`,
+  `${core}NodeSelectorTerm`,
+  `${core}TopologySelectorTerm`,
+  `${core}EndpointAddress`,
+  `${core}EndpointPort`,
+  `${core}ObjectReference`,
+  `${core}LocalObjectReference`,
+  `${core}TypedLocalObjectReference`,
+  `${core}ScopeSelector`,
+  "io.k8s.api.discovery.v1.EndpointPort",
+  "io.k8s.api.networking.v1.ServiceBackendPort",
+  "io.k8s.api.rbac.v1.Subject",
+  "io.k8s.api.rbac.v1.RoleRef",
+  "io.k8s.api.autoscaling.v1.CrossVersionObjectReference",
+  "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference",
+  "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector",
+]);
 
 // +mapType=atomic fields.
 const atomicMaps: Record<string, Set<string>> = {
@@ -114,13 +114,14 @@ export function createSchemaLookup(
   return {
     forKind: (apiVersion, kind) => json.kinds[`${apiVersion}/${kind}`],
     field: (defName, field) => json.definitions[defName]?.properties?.[field],
+    required: (defName, field) => json.definitions[defName]?.required?.includes(field) ?? false,
     listMeta: (defName, field) => meta[defName]?.[field],
     listType(defName, field) {
       const override = listTypeOverrides[defName]?.[field];
       if (override) return override;
       // Without a marker, kube-openapi derives the list type from the patch strategy.
       const m = meta[defName]?.[field];
-      if (!m || !m.strategy.includes("merge")) return { type: "atomic" };
+      if (!m?.strategy.includes("merge")) return { type: "atomic" };
       return m.key ? { type: "map", keys: [m.key] } : { type: "set" };
     },
     atomic: (defName, field) =>

@@ -45,7 +45,11 @@ export function applyStrategicMergePatch(
     const t = Array.isArray(patch) ? "array" : typeof patch === "boolean" ? "bool" : typeof patch;
     throw badRequest(`json: cannot unmarshal ${t} into Go value of type map[string]interface {}`);
   }
-  return new Merger(lookup).mergeMap(base, structuredClone(patch), defName ? { ref: defName } : undefined);
+  return new Merger(lookup).mergeMap(
+    base,
+    structuredClone(patch),
+    defName ? { ref: defName } : undefined,
+  );
 }
 
 class Merger {
@@ -54,7 +58,10 @@ class Merger {
   /** Schema and list metadata of a map's field; unknown → JSON merge semantics. */
   private sub(schema: Schema, key: string): { prop: Schema; meta?: ListMeta } {
     if (schema?.ref)
-      return { prop: this.lookup.field(schema.ref, key), meta: this.lookup.listMeta(schema.ref, key) };
+      return {
+        prop: this.lookup.field(schema.ref, key),
+        meta: this.lookup.listMeta(schema.ref, key),
+      };
     if (schema?.additionalProperties) return { prop: schema.additionalProperties };
     return { prop: undefined };
   }
@@ -125,7 +132,8 @@ class Merger {
       if (isDeleteList) return original.filter((v) => !patch.includes(v));
       merged = dedupe([...original, ...patch]);
     } else {
-      if (!mergeKey) throw internal(`cannot merge lists without merge key for ${elem?.ref ?? "struct"}`);
+      if (!mergeKey)
+        throw internal(`cannot merge lists without merge key for ${elem?.ref ?? "struct"}`);
       [original, patch] = withSpecialElements(original, patch as JsonMap[], mergeKey);
       merged = [...original];
       for (const v of patch as JsonMap[]) {
@@ -151,7 +159,8 @@ class Merger {
       const foundPatch = Object.hasOwn(patch, field);
       const origList = original[field];
       const patchList = patch[field];
-      if (foundOrig && !Array.isArray(origList)) throw internal(badArgType("[]interface {}", origList));
+      if (foundOrig && !Array.isArray(origList))
+        throw internal(badArgType("[]interface {}", origList));
       if (foundPatch && !Array.isArray(patchList))
         throw internal(badArgType("[]interface {}", patchList));
       const origArr = (origList as unknown[] | undefined) ?? [];
@@ -166,9 +175,17 @@ class Merger {
       else if (foundPatch) merged = clean(patchArr) as unknown[];
       else continue;
       const kind = sliceElementType([origArr, patchArr]);
-      if (kind === "map" && !mergeKey) throw internal("cannot order a list of maps without merge key");
+      if (kind === "map" && !mergeKey)
+        throw internal("cannot order a list of maps without merge key");
       const [patchItems, serverOnly] = partition(merged, order, mergeKey);
-      original[field] = normalizeElementOrder(patchItems, serverOnly, order, origArr, mergeKey, kind);
+      original[field] = normalizeElementOrder(
+        patchItems,
+        serverOnly,
+        order,
+        origArr,
+        mergeKey,
+        kind,
+      );
       delete patch[field];
     }
   }
@@ -306,7 +323,8 @@ function normalizeSliceOrder(
   };
   const out = [...items];
   for (let i = 1; i < out.length; i++)
-    for (let j = i; j > 0 && less(out[j], out[j - 1]); j--) [out[j], out[j - 1]] = [out[j - 1], out[j]];
+    for (let j = i; j > 0 && less(out[j], out[j - 1]); j--)
+      [out[j], out[j - 1]] = [out[j - 1], out[j]];
   return [...out, ...toDelete];
 }
 
@@ -441,7 +459,11 @@ function stripDirectiveKeys(v: unknown): unknown {
   if (Array.isArray(v)) v.forEach(stripDirectiveKeys);
   else if (isMap(v))
     for (const [k, x] of Object.entries(v)) {
-      if (k === RETAIN_KEYS || k.startsWith(`${ORDER_PREFIX}/`) || k.startsWith(`${DELETE_PREFIX}/`))
+      if (
+        k === RETAIN_KEYS ||
+        k.startsWith(`${ORDER_PREFIX}/`) ||
+        k.startsWith(`${DELETE_PREFIX}/`)
+      )
         delete v[k];
       else stripDirectiveKeys(x);
     }

@@ -21,7 +21,9 @@ import {
 import type { DB } from "../store/db.ts";
 import { StoreError } from "../store/errors.ts";
 import { commit, getObject, type Key, type KObject, type Write } from "../store/objects.ts";
+import { updateManagedFields } from "../k8s/managed-fields.ts";
 import { validateObjectMeta } from "./metadata.ts";
+import { schemaLookup } from "./schema-check.ts";
 import { storeResource, strategyFor } from "./registry.ts";
 import type { Strategy } from "./types.ts";
 
@@ -43,7 +45,35 @@ export interface Committed {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /** Who is writing, for managedFields; controllers are "kubeflare-controller-manager". */
   fieldManager?: string;
+  /** The object carries managedFields computed by server-side apply already. */
+  applied?: boolean;
+}
+
+const CONTROLLER_MANAGER = "kubeflare-controller-manager";
+
+/** Record which fields this write's manager now owns (metadata.managedFields). */
+function trackManagers(
+  s: Strategy,
+  old: KObject | undefined,
+  o: KObject,
+  opts: UpdateOptions,
+  now: Date,
+) {
+  if (opts.applied) return;
+  const entries = updateManagedFields(
+    old,
+    o,
+    opts.fieldManager || CONTROLLER_MANAGER,
+    "Update",
+    schemaLookup,
+    schemaLookup.forKind(apiVersionOf(s), s.info.kind),
+    now,
+    { subresource: opts.subresource },
+  );
+  if (entries.length) o.metadata.managedFields = entries;
+  else delete o.metadata.managedFields;
 }
 
 export const keyOf = (s: Strategy, namespace: string, name: string): Key => ({
@@ -156,6 +186,7 @@ export async function create(
   s.defaults?.(o);
   s.prepareForCreate?.(o);
   throwInvalid(s, meta.name, [...validateObjectMeta(s, o), ...(s.validate?.(o) ?? [])]);
+  trackManagers(s, undefined, o, opts, ctx.now());
   const key = keyOf(s, namespace, meta.name);
   const prepared = structuredClone(o);
   for (let attempt = 0; ; attempt++) {
@@ -203,7 +234,7 @@ export interface UpdateOptions extends WriteOptions {
 }
 
 /** The object as it should be after `mutate`, or undefined when mutate wants it created. */
-export type Mutate = (current: KObject) => KObject | Promise<KObject>;
+export type Mutate = (current: KObject, currentRv: string) => KObject | Promise<KObject>;
 
 const sameContent = (a: KObject, b: KObject) => {
   const strip = (o: KObject) => ({
@@ -239,7 +270,7 @@ export async function update(
     // body or a patch naming it) and pins the write to that revision.
     const base = structuredClone(old);
     delete base.metadata.resourceVersion;
-    const next = structuredClone(await mutate(base));
+    const next = structuredClone(await mutate(base, old.metadata.resourceVersion));
     checkIdentity(s, next, namespace, name);
     const pinned = next.metadata.resourceVersion;
     if (pinned && pinned !== old.metadata.resourceVersion)
@@ -261,6 +292,7 @@ export async function update(
       ...(s.validate?.(o) ?? []),
       ...(s.validateUpdate?.(o, old) ?? []),
     ]);
+    trackManagers(s, old, o, opts, ctx.now());
     const type = finished ? "DELETED" : "MODIFIED";
     const allocate = finished ? undefined : await ctx.allocate?.(s, o, old);
     if (opts.dryRun) return { rv: current.rv, object: o };
@@ -316,7 +348,6 @@ function statusUpdate(old: KObject, next: KObject): KObject {
   const o = structuredClone(old);
   if (next.status === undefined) delete o.status;
   else o.status = next.status;
-  if (next.metadata.managedFields) o.metadata.managedFields = next.metadata.managedFields;
   return o;
 }
 

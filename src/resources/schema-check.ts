@@ -1,5 +1,6 @@
 // Decoding checks against the Kubernetes schema (generated from kubernetes-types): wrong JSON
 // types fail as Go's decoder fails; unknown fields are what fieldValidation=Strict|Warn reports.
+import { createSchemaLookup, type SchemaJson } from "../k8s/schema.ts";
 import schema from "./schema.gen.json" with { type: "json" };
 
 export interface Prop {
@@ -95,3 +96,6 @@ const jsonType = (v: unknown) =>
 function mismatch(out: CheckResult, v: unknown, where: string, goType: string) {
   out.typeError ??= `json: cannot unmarshal ${jsonType(v)} into Go struct field ${where} of type ${goType}`;
 }
+
+/** The schema as strategic merge and server-side apply navigate it. */
+export const schemaLookup = createSchemaLookup(schema as SchemaJson);

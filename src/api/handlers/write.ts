@@ -98,19 +98,21 @@ export async function patch(c: C, s: Strategy, p: ResourcePath) {
   const manager = type === "apply" ? query(c, "fieldManager") : fieldManager(c);
   if (type === "apply" && !manager)
     throw badRequest("PATCH with apply requires fieldManager as a query parameter");
-  const opts = {
-    dryRun: dryRun(c),
-    fieldManager: manager,
-    subresource: p.subresource === "status" ? ("status" as const) : undefined,
-  };
-  const mutate = (current: KObject | undefined) => {
-    const next = applyPatch(s, current, type, body, { manager: manager as string, force });
+  const subresource = p.subresource === "status" ? ("status" as const) : undefined;
+  const opts = { dryRun: dryRun(c), fieldManager: manager, subresource, applied: type === "apply" };
+  const pins = patchNamesResourceVersion(type, body);
+  const mutate = (current: KObject | undefined, rv?: string) => {
+    // The patch sees the current resourceVersion (JSON patch tests it); only a patch that names
+    // one pins the write to it, others are retried on conflict.
+    if (current && rv) current.metadata.resourceVersion = rv;
+    const next = applyPatch(s, current, type, body, { manager: manager as string, force, subresource });
+    if (!pins && next.metadata) delete next.metadata.resourceVersion;
     checkKind(s, next);
     checkFields(c, s, next);
     return next;
   };
   try {
-    const { object } = await rest.update(ctx, s, namespace, name, (cur) => mutate(cur), opts);
+    const { object } = await rest.update(ctx, s, namespace, name, mutate, opts);
     return json(object);
   } catch (err) {
     // Server-side apply creates what does not exist yet.
@@ -120,6 +122,13 @@ export async function patch(c: C, s: Strategy, p: ResourcePath) {
     }
     throw err;
   }
+}
+
+/** Whether a patch sets or tests metadata.resourceVersion (optimistic concurrency on request). */
+function patchNamesResourceVersion(type: string, body: unknown): boolean {
+  if (type === "json")
+    return Array.isArray(body) && body.some((op) => op?.path === "/metadata/resourceVersion");
+  return !!(body as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
 }
 
 interface DeleteBody {
