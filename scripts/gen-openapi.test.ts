@@ -6,7 +6,6 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-// biome-ignore lint/suspicious/noExplicitAny: parsed JSON documents are walked freely here
 type Doc = any;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -7,7 +7,10 @@ export interface UserInfo {
   groups: string[];
 }
 
-type Authenticator = (token: string, env: Env) => Promise<UserInfo | undefined> | UserInfo | undefined;
+type Authenticator = (
+  token: string,
+  env: Env,
+) => Promise<UserInfo | undefined> | UserInfo | undefined;
 
 const adminToken: Authenticator = (token, env) =>
   env.ADMIN_TOKEN && timingSafeEqual(token, env.ADMIN_TOKEN)
