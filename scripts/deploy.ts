@@ -13,7 +13,8 @@ const tomlPath = join(root, "wrangler.toml");
 const PLACEHOLDER = "00000000-0000-0000-0000-000000000000";
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
-const w = (args: string[], input?: string) => run(wrangler, args, { cwd: root, env, input, quiet: true });
+const w = (args: string[], input?: string) =>
+  run(wrangler, args, { cwd: root, env, input, quiet: true });
 
 async function databaseId(): Promise<string> {
   const list = JSON.parse(await w(["d1", "list", "--json"])) as { name: string; uuid: string }[];
@@ -32,7 +33,10 @@ async function main() {
     writeFileSync(tomlPath, toml.replace(PLACEHOLDER, id));
     console.log(`D1 database kubeflare: ${id} (recorded in wrangler.toml)`);
   }
-  await run("node", [join(root, "scripts/gen-openapi.ts"), "--out", join(root, "public/openapi")], { cwd: root, quiet: true });
+  await run("node", [join(root, "scripts/gen-openapi.ts"), "--out", join(root, "public/openapi")], {
+    cwd: root,
+    quiet: true,
+  });
   await w(["d1", "migrations", "apply", "DB", "--remote"]);
   const token = process.env.KUBEFLARE_ADMIN_TOKEN ?? randomBytes(24).toString("hex");
   await w(["secret", "put", "ADMIN_TOKEN"], token);

@@ -34,9 +34,13 @@ export function adminToken(): string {
   const m = /^ADMIN_TOKEN=(.+)$/m.exec(existing);
   if (m) return m[1].trim();
   const token = randomBytes(24).toString("hex");
-  writeFileSync(file, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN=${token}\n`, {
-    mode: 0o600,
-  });
+  writeFileSync(
+    file,
+    `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN=${token}\n`,
+    {
+      mode: 0o600,
+    },
+  );
   return token;
 }
 
@@ -65,7 +69,8 @@ current-context: kubeflare
 async function waitHealthy(url: string, child: { exitCode: number | null }) {
   process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
   for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error("wrangler dev exited before the control plane came up");
+    if (child.exitCode !== null)
+      throw new Error("wrangler dev exited before the control plane came up");
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) return;

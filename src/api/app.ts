@@ -1,11 +1,11 @@
 // The HTTP surface: authentication, discovery, OpenAPI and the Kubernetes REST paths.
 import { Hono } from "hono";
 import { authenticate } from "../auth/authenticate.ts";
-import { methodNotAllowed, unauthorized, ApiError } from "../k8s/errors.ts";
+import { ApiError, methodNotAllowed, unauthorized } from "../k8s/errors.ts";
 import { bootstrap } from "../resources/bootstrap.ts";
 import { strategyFor } from "../resources/registry.ts";
-import { type C, type HonoEnv, storeCtx } from "./context.ts";
 import { d1Floor } from "./bench.ts";
+import { type C, type HonoEnv, storeCtx } from "./context.ts";
 import {
   aggregated,
   apiGroup,

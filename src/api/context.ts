@@ -1,9 +1,9 @@
 // Per-request plumbing shared by the handlers: the store context and query option parsing.
 import type { Context } from "hono";
 import type { UserInfo } from "../auth/authenticate.ts";
+import { writeCtx } from "../controllers/context.ts";
 import type { Env } from "../env.ts";
 import { badRequest } from "../k8s/errors.ts";
-import { writeCtx } from "../controllers/context.ts";
 import type { Ctx } from "../resources/rest.ts";
 
 export type HonoEnv = { Bindings: Env; Variables: { user: UserInfo; warnings: string[] } };

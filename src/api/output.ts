@@ -1,6 +1,7 @@
 // Response encodings: plain JSON, or metav1.Table when kubectl asks for it.
-import type { Strategy } from "../resources/types.ts";
+
 import { toTable } from "../resources/table.ts";
+import type { Strategy } from "../resources/types.ts";
 import type { KObject } from "../store/objects.ts";
 
 export type IncludeObject = "None" | "Metadata" | "Object";

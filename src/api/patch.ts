@@ -47,8 +47,17 @@ export function applyPatch(
     case "strategic":
       return applyStrategicMergePatch(current ?? {}, patch, schemaLookup, defName) as KObject;
     case "apply":
-      return apply(current, patch, opts.manager, opts.force, schemaLookup, defName, opts.now ?? new Date(), {
-        subresource: opts.subresource,
-      }).object as KObject;
+      return apply(
+        current,
+        patch,
+        opts.manager,
+        opts.force,
+        schemaLookup,
+        defName,
+        opts.now ?? new Date(),
+        {
+          subresource: opts.subresource,
+        },
+      ).object as KObject;
   }
 }

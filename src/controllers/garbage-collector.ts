@@ -4,11 +4,10 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { ApiError } from "../k8s/errors.ts";
-import { type Ctx, remove, update } from "../resources/rest.ts";
 import { allStrategies, storeResource } from "../resources/registry.ts";
+import { type Ctx, remove, update } from "../resources/rest.ts";
 import type { Strategy } from "../resources/types.ts";
-import { getObject, type Key, type KObject } from "../store/objects.ts";
-import { dependentsOf } from "../store/objects.ts";
+import { dependentsOf, getObject, type Key, type KObject } from "../store/objects.ts";
 import { beingDeleted, missingOwners, uidExists } from "../store/ownership.ts";
 import { writeCtx } from "./context.ts";
 

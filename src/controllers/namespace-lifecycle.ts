@@ -3,8 +3,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { ApiError } from "../k8s/errors.ts";
-import { type Ctx, remove, update } from "../resources/rest.ts";
 import { allStrategies, storeResource, strategyFor } from "../resources/registry.ts";
+import { type Ctx, remove, update } from "../resources/rest.ts";
 import { listObjects } from "../store/objects.ts";
 import { beingDeleted, countInNamespace } from "../store/ownership.ts";
 import { writeCtx } from "./context.ts";

@@ -4,8 +4,8 @@
 import { ApiError } from "./errors.ts";
 import {
   type Comparison,
-  compare,
   capUpdateManagers,
+  compare,
   copyManaged,
   decodeManagedFields,
   encodeManagedFields,
@@ -15,6 +15,7 @@ import {
   formatTime,
   goJson,
   indexItems,
+  itemPe,
   jsonEqual,
   type Managed,
   type ManagedFieldsEntry,
@@ -29,10 +30,9 @@ import {
   recordUpdate,
   resetFilter,
   stripMeta,
-  itemPe,
-  toFieldSet,
   type TypeRef,
   Typer,
+  toFieldSet,
   updateOwnership,
   withoutManagedFields,
 } from "./managed-fields.ts";

@@ -240,7 +240,7 @@ function nextOf(s: Spec, after: Date): Date | undefined {
       // Only second 0 ever matches: straight to the next whole minute.
       added = true;
       set(Math.floor(t / 60_000) * 60_000 + 60_000);
-      continue wrap;
+      continue;
     }
     return new Date(t);
   }

@@ -4,8 +4,8 @@ import {
   FieldSet,
   type ManagedFieldsEntry,
   pathString,
-  toFieldSet,
   Typer,
+  toFieldSet,
   updateManagedFields,
 } from "./managed-fields.ts";
 import { createSchemaLookup, type Prop, type SchemaJson } from "./schema.ts";

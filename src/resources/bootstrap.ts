@@ -3,8 +3,8 @@ import type { Env } from "../env.ts";
 import { ApiError } from "../k8s/errors.ts";
 import { getObject } from "../store/objects.ts";
 import { kubernetesServiceIp } from "./allocate.ts";
-import { create, type Ctx } from "./rest.ts";
 import { strategyFor } from "./registry.ts";
+import { type Ctx, create } from "./rest.ts";
 
 export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 

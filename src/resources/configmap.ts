@@ -1,6 +1,6 @@
 import { invalid } from "../k8s/validation.ts";
-import { findInfo } from "./find.ts";
 import { defineStrategy } from "./define.ts";
+import { findInfo } from "./find.ts";
 import { ageColumn, column, nameColumn } from "./table.ts";
 import type { KObject } from "./types.ts";
 

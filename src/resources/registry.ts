@@ -1,10 +1,52 @@
 import { catalog, type ResourceInfo } from "./catalog.ts";
 import { configMaps } from "./configmap.ts";
+import { cronJobs } from "./cronjob.ts";
+import { daemonSets } from "./daemonset.ts";
 import { defineStrategy } from "./define.ts";
+import { deployments } from "./deployment.ts";
+import { endpoints } from "./endpoints.ts";
+import { endpointSlices } from "./endpointslice.ts";
+import { events } from "./event.ts";
+import { ingresses } from "./ingress.ts";
+import { jobs } from "./job.ts";
+import { leases } from "./lease.ts";
+import { namespaces } from "./namespace.ts";
+import { nodes } from "./node.ts";
+import { persistentVolumes } from "./persistentvolume.ts";
+import { persistentVolumeClaims } from "./persistentvolumeclaim.ts";
+import { pods } from "./pod.ts";
+import { replicaSets } from "./replicaset.ts";
+import { secrets } from "./secret.ts";
+import { services } from "./service.ts";
+import { serviceAccounts } from "./serviceaccount.ts";
+import { statefulSets } from "./statefulset.ts";
 import type { Strategy } from "./types.ts";
 
 /** Kinds with behaviour of their own; every other catalog kind gets the generic strategy. */
-const specific: Strategy[] = [configMaps];
+const specific: Strategy[] = [
+  configMaps,
+  // core/v1
+  namespaces,
+  pods,
+  services,
+  secrets,
+  endpoints,
+  serviceAccounts,
+  nodes,
+  events,
+  persistentVolumeClaims,
+  persistentVolumes,
+  // apps, batch, coordination, discovery, networking
+  deployments,
+  replicaSets,
+  statefulSets,
+  daemonSets,
+  jobs,
+  cronJobs,
+  leases,
+  endpointSlices,
+  ingresses,
+];
 
 const byResource = new Map<string, Strategy>();
 for (const info of catalog) {

@@ -11,6 +11,7 @@ import {
   notFound,
   OBJECT_MODIFIED,
 } from "../k8s/errors.ts";
+import { updateManagedFields } from "../k8s/managed-fields.ts";
 import {
   aggregateMessage,
   type FieldError,
@@ -21,10 +22,9 @@ import {
 import type { DB } from "../store/db.ts";
 import { StoreError } from "../store/errors.ts";
 import { commit, getObject, type Key, type KObject, type Write } from "../store/objects.ts";
-import { updateManagedFields } from "../k8s/managed-fields.ts";
 import { validateObjectMeta } from "./metadata.ts";
-import { schemaLookup } from "./schema-check.ts";
 import { storeResource, strategyFor } from "./registry.ts";
+import { schemaLookup } from "./schema-check.ts";
 import type { Strategy } from "./types.ts";
 
 export interface Ctx {
@@ -289,7 +289,7 @@ export async function update(
       o.metadata.generation = (old.metadata.generation ?? 0) + 1;
     throwInvalid(s, name, [
       ...validateObjectMeta(s, o),
-      ...(s.validate?.(o) ?? []),
+      ...(s.validate?.(o, old) ?? []),
       ...(s.validateUpdate?.(o, old) ?? []),
     ]);
     trackManagers(s, old, o, opts, ctx.now());
@@ -348,6 +348,12 @@ function statusUpdate(old: KObject, next: KObject): KObject {
   const o = structuredClone(old);
   if (next.status === undefined) delete o.status;
   else o.status = next.status;
+  // As Kubernetes' status strategies: labels and annotations written with status are kept
+  // (controllers record e.g. a Deployment's revision that way); the spec is not.
+  for (const f of ["labels", "annotations"]) {
+    if (next.metadata[f] === undefined) delete o.metadata[f];
+    else o.metadata[f] = next.metadata[f];
+  }
   return o;
 }
 

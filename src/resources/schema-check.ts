@@ -77,7 +77,7 @@ function walkProp(p: Prop, v: unknown, path: string, out: CheckResult, owner: st
     case "array":
       if (!Array.isArray(v)) return mismatch(out, v, where, "array");
       if (p.items)
-        v.forEach((item, i) => walkProp(p.items as Prop, item, `${path}[${i}]`, out, owner));
+        for (const [i, item] of v.entries()) walkProp(p.items, item, `${path}[${i}]`, out, owner);
       return;
     case "object":
       if (typeof v !== "object" || Array.isArray(v)) return mismatch(out, v, where, "map");

@@ -30,7 +30,8 @@ export interface Strategy {
   defaults?(o: KObject): void;
   prepareForCreate?(o: KObject): void;
   prepareForUpdate?(o: KObject, old: KObject): void;
-  validate?(o: KObject): FieldError[];
+  /** Checks on create (old undefined) and on update (after validateUpdate's immutability checks). */
+  validate?(o: KObject, old?: KObject): FieldError[];
   validateUpdate?(o: KObject, old: KObject): FieldError[];
   /** Selectable fields beyond metadata.name / metadata.namespace (spec.nodeName, status.phase…). */
   fields?(o: KObject): Record<string, string>;

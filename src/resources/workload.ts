@@ -8,24 +8,20 @@ import {
   invalid,
   isQualifiedName,
   isValidLabelValue,
+  notSupported,
   regexError,
   required,
   validateLabels,
 } from "../k8s/validation.ts";
+import { defaultPodTemplate, validatePodTemplate } from "./podspec.ts";
 import { column, wide } from "./table.ts";
 import type { Column, KObject } from "./types.ts";
 
-// ---------------------------------------------------------------------------
-// Create versus update
-
-// The pipeline runs `validate` on create and on update alike; some checks are create-only in
-// Kubernetes (ValidateCronJobCreate's name length, the Job's generated-selector labels).
-// prepareForCreate marks the object being created so `validate` can tell.
-const creating = new WeakSet<KObject>();
-export const markCreate = (o: KObject): void => {
-  creating.add(o);
-};
-export const isCreate = (o: KObject): boolean => creating.has(o);
+/** obj[key], made an empty object when missing: Go decodes an absent struct as its zero value. */
+export function child(obj: KObject, key: string): KObject {
+  if (obj[key] === undefined || obj[key] === null) obj[key] = {};
+  return obj[key];
+}
 
 // ---------------------------------------------------------------------------
 // Equality
@@ -94,11 +90,12 @@ export function positiveIntOrPercent(v: unknown, field: string): FieldError[] {
   return [invalid(field, v ?? null, "must be an integer or percentage (e.g '5%')")];
 }
 
-/** getIntOrPercentValue: the number, or the percentage's number, or 0 when unparseable. */
+/** getIntOrPercentValue: the number, the percentage's number, a numeric string's value, else 0. */
 export function intOrPercentValue(v: unknown): number {
   if (typeof v === "number") return v;
-  if (typeof v === "string" && percentRe.test(v)) return Number(v.slice(0, -1));
-  return 0;
+  if (typeof v !== "string") return 0;
+  if (percentRe.test(v)) return Number(v.slice(0, -1));
+  return /^[+-]?[0-9]+$/.test(v) ? Number(v) : 0;
 }
 
 /** IsNotMoreThan100Percent. */
@@ -169,24 +166,43 @@ export function asSelector(sel: LabelSelector | null | undefined) {
   }
 }
 
+export interface SelectorRules {
+  /** The word in "empty selector is invalid for <noun>". */
+  noun: string;
+  /** Whether a missing selector is itself an error (DaemonSets only fail the label match). */
+  required: boolean;
+  /** Detail of the error for a selector LabelSelectorAsSelector refuses; null: no error. */
+  unconvertible: string | null;
+}
+
 /**
  * The selector checks every replicated workload makes: required, well formed, not empty, and
  * matching the template's labels (ValidateDeploymentSpec and its siblings).
  */
-export function validateWorkloadSelector(spec: KObject, path: string, noun: string): FieldError[] {
+export function validateWorkloadSelector(
+  spec: KObject,
+  path: string,
+  rules: SelectorRules,
+): FieldError[] {
   const errs: FieldError[] = [];
   const sel: LabelSelector | undefined = spec.selector ?? undefined;
-  if (!sel) errs.push(required(`${path}.selector`));
-  else {
+  if (!sel) {
+    if (rules.required) errs.push(required(`${path}.selector`));
+  } else {
     errs.push(...validateLabelSelector(sel, `${path}.selector`));
     if (Object.keys(sel.matchLabels ?? {}).length + (sel.matchExpressions ?? []).length === 0)
       errs.push(
-        invalid(`${path}.selector`, selectorValue(sel), `empty selector is invalid for ${noun}`),
+        invalid(
+          `${path}.selector`,
+          selectorValue(sel),
+          `empty selector is invalid for ${rules.noun}`,
+        ),
       );
   }
   const selector = asSelector(sel);
   if (!selector) {
-    errs.push(invalid(`${path}.selector`, selectorValue(sel), "invalid label selector"));
+    if (rules.unconvertible !== null)
+      errs.push(invalid(`${path}.selector`, selectorValue(sel), rules.unconvertible));
     return errs;
   }
   const labels = spec.template?.metadata?.labels;
@@ -207,12 +223,7 @@ export function validateAlwaysRestart(spec: KObject, path: string, kind: string)
   const podSpec = spec.template?.spec ?? {};
   const policy = podSpec.restartPolicy ?? "";
   if (policy !== "Always")
-    errs.push({
-      type: "FieldValueNotSupported",
-      field: `${path}.template.spec.restartPolicy`,
-      value: policy,
-      detail: 'supported values: "Always"',
-    });
+    errs.push(notSupported(`${path}.template.spec.restartPolicy`, policy, ["Always"]));
   if (podSpec.activeDeadlineSeconds !== undefined && podSpec.activeDeadlineSeconds !== null)
     errs.push(
       forbidden(
@@ -221,6 +232,31 @@ export function validateAlwaysRestart(spec: KObject, path: string, kind: string)
       ),
     );
   return errs;
+}
+
+/** The selector may not change (apps/v1); a collision count may not go down. */
+export function validateSelectorUpdate(o: KObject, old: KObject): FieldError[] {
+  const errs: FieldError[] = [];
+  if (!semanticEqual(o.spec?.selector, old.spec?.selector))
+    errs.push(invalid("spec.selector", selectorValue(o.spec?.selector), "field is immutable"));
+  errs.push(...collisionCountUpdate(o, old));
+  return errs;
+}
+
+/** apivalidation.IsDecremented on status.collisionCount. */
+export function collisionCountUpdate(o: KObject, old: KObject): FieldError[] {
+  const next = o.status?.collisionCount;
+  const prev = old.status?.collisionCount;
+  if (typeof prev !== "number") return [];
+  if (typeof next !== "number" || next < prev)
+    return [
+      invalid(
+        "status.collisionCount",
+        typeof next === "number" ? next : 0,
+        "cannot be decremented",
+      ),
+    ];
+  return [];
 }
 
 // ---------------------------------------------------------------------------
@@ -281,3 +317,16 @@ export const integerColumn = (name: string, description: string, cell: Column["c
 
 export const stringColumn = (name: string, description: string, cell: Column["cell"]): Column =>
   column(name, cell, { description });
+
+// ---------------------------------------------------------------------------
+// Pod templates
+
+/** Pod defaults applied inside a template (SetDefaults_PodSpec and the container defaults). */
+export function defaultTemplate(t: KObject | undefined): void {
+  if (t) defaultPodTemplate(t);
+}
+
+/** ValidatePodTemplateSpec. */
+export function validateTemplate(t: KObject | undefined, path: string): FieldError[] {
+  return validatePodTemplate(t, path);
+}

@@ -1,9 +1,10 @@
 // get, list and watch.
-import { parseFieldSelector } from "../../k8s/fields.ts";
+
 import { badRequest, gone } from "../../k8s/errors.ts";
+import { parseFieldSelector } from "../../k8s/fields.ts";
 import { parseSelector } from "../../k8s/labels.ts";
-import { get, selectable } from "../../resources/rest.ts";
 import { storeResource } from "../../resources/registry.ts";
+import { get, selectable } from "../../resources/rest.ts";
 import type { Strategy } from "../../resources/types.ts";
 import { compactedRevision } from "../../store/compaction.ts";
 import { type KObject, listObjects, withRv } from "../../store/objects.ts";

@@ -1,7 +1,7 @@
 // The scale subresource (autoscaling/v1 Scale) of Deployments, ReplicaSets and StatefulSets.
 import { badRequest } from "../../k8s/errors.ts";
-import { mapString } from "../../resources/table.ts";
 import * as rest from "../../resources/rest.ts";
+import { mapString } from "../../resources/table.ts";
 import type { KObject, Strategy } from "../../resources/types.ts";
 import { readObject, readPatch } from "../body.ts";
 import { type C, dryRun, storeCtx } from "../context.ts";

@@ -1,11 +1,11 @@
 // create, update, patch, delete and deletecollection.
 import { ApiError, badRequest, invalid } from "../../k8s/errors.ts";
+import { storeResource } from "../../resources/registry.ts";
 import * as rest from "../../resources/rest.ts";
 import { checkObject, definitionFor } from "../../resources/schema-check.ts";
-import { storeResource } from "../../resources/registry.ts";
 import type { Strategy } from "../../resources/types.ts";
 import { type KObject, listObjects, withRv } from "../../store/objects.ts";
-import { readObject, readPatch, readBody, parseJson } from "../body.ts";
+import { parseJson, readBody, readObject, readPatch } from "../body.ts";
 import {
   type C,
   dryRun,
@@ -16,8 +16,8 @@ import {
   storeCtx,
 } from "../context.ts";
 import { json } from "../output.ts";
-import type { ResourcePath } from "../paths.ts";
 import { applyPatch } from "../patch.ts";
+import type { ResourcePath } from "../paths.ts";
 import { selectors } from "./read.ts";
 
 const apiVersion = (s: Strategy) => rest.apiVersionOf(s);
@@ -105,7 +105,11 @@ export async function patch(c: C, s: Strategy, p: ResourcePath) {
     // The patch sees the current resourceVersion (JSON patch tests it); only a patch that names
     // one pins the write to it, others are retried on conflict.
     if (current && rv) current.metadata.resourceVersion = rv;
-    const next = applyPatch(s, current, type, body, { manager: manager as string, force, subresource });
+    const next = applyPatch(s, current, type, body, {
+      manager: manager as string,
+      force,
+      subresource,
+    });
     if (!pins && next.metadata) delete next.metadata.resourceVersion;
     checkKind(s, next);
     checkFields(c, s, next);
