@@ -1,6 +1,7 @@
 // Request bodies: size limit, media type, JSON or YAML parsing, all failing as Kubernetes does.
 import { parseAllDocuments } from "yaml";
 import { badRequest, tooLarge, unsupportedMediaType } from "../k8s/errors.ts";
+import { decodeProtobuf } from "./protobuf/decode.ts";
 
 /** Kubernetes' apiserver limit for a request body. */
 export const MAX_BODY = 3 * 1024 * 1024;
@@ -17,19 +18,30 @@ const PATCH_TYPES: Record<string, PatchType> = {
 const mediaType = (req: Request) =>
   (req.headers.get("content-type") ?? "application/json").split(";")[0].trim().toLowerCase();
 
-export async function readBody(req: Request): Promise<string> {
+const PROTOBUF = "application/vnd.kubernetes.protobuf";
+
+async function readBytes(req: Request): Promise<ArrayBuffer> {
   const declared = Number(req.headers.get("content-length") ?? 0);
   if (declared > MAX_BODY) throw tooLarge(MAX_BODY);
   const buf = await req.arrayBuffer();
   if (buf.byteLength > MAX_BODY) throw tooLarge(MAX_BODY);
-  return new TextDecoder().decode(buf);
+  return buf;
+}
+
+export async function readBody(req: Request): Promise<string> {
+  return new TextDecoder().decode(await readBytes(req));
 }
 
 /** An object body of POST/PUT: JSON or YAML. */
 export async function readObject(req: Request): Promise<any> {
   const type = mediaType(req);
+  // kubectl's typed clients (create <kind>, drain) send protobuf.
+  if (type === PROTOBUF) {
+    const { apiVersion, kind, object } = decodeProtobuf(await readBytes(req));
+    return { apiVersion, kind, ...object };
+  }
   if (type !== "application/json" && type !== "application/yaml" && type !== "*/*")
-    throw unsupportedMediaType(type, ["application/json", "application/yaml"]);
+    throw unsupportedMediaType(type, ["application/json", "application/yaml", PROTOBUF]);
   const text = await readBody(req);
   const value = type === "application/yaml" ? parseYaml(text) : parseJson(text);
   if (value === null || typeof value !== "object" || Array.isArray(value))

@@ -18,11 +18,13 @@ describe("bad input gets a Kubernetes Status and stores nothing", () => {
   });
 
   it("415 for a media type the server does not read", async () => {
-    const r = await call("POST", CM, "k8s\0...", {
-      "content-type": "application/vnd.kubernetes.protobuf",
-    });
+    const r = await call("POST", CM, "{}", { "content-type": "application/cbor" });
     expect(r.status).toBe(415);
     expect(r.body.reason).toBe("UnsupportedMediaType");
+    const pb = await call("POST", CM, "not protobuf", {
+      "content-type": "application/vnd.kubernetes.protobuf",
+    });
+    expect(pb.status).toBe(400);
     const p = await call("PATCH", `${CM}/x`, "{}", { "content-type": "text/plain" });
     expect(p.status).toBe(415);
   });
