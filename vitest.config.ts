@@ -18,6 +18,7 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 ADMIN_TOKEN: "test-admin-token",
+                SECRETS_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
                 BOOKMARK_SECONDS: "1",
                 CHANGE_LOG_RETAIN: "100",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),

@@ -2,7 +2,7 @@
 // applies migrations, sets the admin-token secret, deploys the Worker and writes a kubeconfig.
 // Needs `wrangler login` (or CLOUDFLARE_API_TOKEN) first.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "./run.ts";
@@ -26,6 +26,17 @@ async function databaseId(): Promise<string> {
   return m[0];
 }
 
+function secretsKey(): string {
+  if (process.env.KUBEFLARE_SECRETS_KEY) return process.env.KUBEFLARE_SECRETS_KEY;
+  const file = join(root, ".kubeflare", "secrets-key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const key = randomBytes(32).toString("base64");
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  console.log(`Secrets sealing key saved to ${file}: back it up; stored Secrets need it.`);
+  return key;
+}
+
 async function main() {
   const toml = readFileSync(tomlPath, "utf8");
   if (toml.includes(PLACEHOLDER)) {
@@ -40,6 +51,8 @@ async function main() {
   await w(["d1", "migrations", "apply", "DB", "--remote"]);
   const token = process.env.KUBEFLARE_ADMIN_TOKEN ?? randomBytes(24).toString("hex");
   await w(["secret", "put", "ADMIN_TOKEN"], token);
+  // The sealing key must survive redeploys, or stored Secrets become unreadable: keep it locally.
+  await w(["secret", "put", "SECRETS_KEY"], secretsKey());
   const out = await w(["deploy"]);
   const url = /https:\/\/[^\s]+\.workers\.dev/.exec(out)?.[0];
   console.log(out.trim());

@@ -27,22 +27,19 @@ const env = {
   WRANGLER_LOG: process.env.WRANGLER_LOG ?? "warn",
 };
 
-/** The admin token lives in .dev.vars (the local stand-in for the Worker secret). */
-export function adminToken(): string {
+/** Local stand-ins for the Worker secrets live in .dev.vars, generated on first use. */
+export function devVar(name: string, generate: () => string): string {
   const file = join(root, ".dev.vars");
   const existing = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const m = /^ADMIN_TOKEN=(.+)$/m.exec(existing);
+  const m = new RegExp(`^${name}=(.+)$`, "m").exec(existing);
   if (m) return m[1].trim();
-  const token = randomBytes(24).toString("hex");
-  writeFileSync(
-    file,
-    `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN=${token}\n`,
-    {
-      mode: 0o600,
-    },
-  );
-  return token;
+  const value = generate();
+  const sep = existing && !existing.endsWith("\n") ? "\n" : "";
+  writeFileSync(file, `${existing}${sep}${name}=${value}\n`, { mode: 0o600 });
+  return value;
 }
+
+export const adminToken = () => devVar("ADMIN_TOKEN", () => randomBytes(24).toString("hex"));
 
 function kubeconfig(server: string, token: string): string {
   return `apiVersion: v1
@@ -83,6 +80,7 @@ async function waitHealthy(url: string, child: { exitCode: number | null }) {
 async function main() {
   mkdirSync(state, { recursive: true });
   const token = adminToken();
+  devVar("SECRETS_KEY", () => randomBytes(32).toString("base64"));
   await run("node", [join(root, "scripts/gen-openapi.ts"), "--out", join(root, "public/openapi")], {
     cwd: root,
     quiet: true,

@@ -10,6 +10,8 @@ export interface Env {
   NAMESPACE_LIFECYCLE: DurableObjectNamespace<NamespaceLifecycle>;
   /** The admin bearer token (a secret; `.dev.vars` locally). */
   ADMIN_TOKEN: string;
+  /** Seals Secrets at rest: base64 of 32 random bytes (a secret; `.dev.vars` locally). */
+  SECRETS_KEY?: string;
   CHANGE_LOG_RETAIN?: string;
   SERVICE_CIDR?: string;
   NODE_PORT_RANGE?: string;

@@ -18,6 +18,7 @@ import {
   listObjects,
   withRv,
 } from "../store/objects.ts";
+import { configureSealing } from "../store/sealing.ts";
 
 export interface WatchQuery {
   resource: string;
@@ -60,6 +61,7 @@ export class WatchHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    configureSealing(env.SECRETS_KEY);
     this.db = openDb(env.DB);
   }
 

@@ -3,9 +3,11 @@ import type { Env } from "../env.ts";
 import { allocateFor } from "../resources/allocate.ts";
 import type { Committed, Ctx } from "../resources/rest.ts";
 import { openDb } from "../store/db.ts";
+import { configureSealing } from "../store/sealing.ts";
 import { pokeHub, pokesFor } from "./pokes.ts";
 
 export function writeCtx(env: Env, waitUntil: (p: Promise<unknown>) => void): Ctx {
+  configureSealing(env.SECRETS_KEY);
   const db = openDb(env.DB);
   let hubPoked = false;
   return {

@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { DB } from "./db.ts";
 import { classify, StoreError } from "./errors.ts";
 import { allocations, changes, objects, ownerRefs, writeGuard } from "./schema.ts";
+import { seal, unseal } from "./sealing.ts";
 
 export interface Key {
   resource: string;
@@ -48,11 +49,11 @@ const where = (k: Key) =>
 /** Serialise without resourceVersion: the rv column is the one truth. */
 const serialise = (o: KObject): string => {
   const { resourceVersion: _, ...meta } = o.metadata ?? {};
-  return JSON.stringify({ ...o, metadata: meta });
+  return JSON.stringify(seal({ ...o, metadata: meta }));
 };
 
 export const withRv = (body: string, rv: number): KObject => {
-  const o = JSON.parse(body);
+  const o = unseal(JSON.parse(body));
   o.metadata = { ...o.metadata, resourceVersion: String(rv) };
   return o;
 };
