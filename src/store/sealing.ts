@@ -20,7 +20,6 @@ export function configureSealing(secretsKey: string | undefined): void {
   key = k;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: stored bodies are free-form JSON.
 type Body = Record<string, any>;
 
 export function seal(o: Body): Body {
