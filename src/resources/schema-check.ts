@@ -30,6 +30,7 @@ export function definitionFor(apiVersion: string, kind: string): string | undefi
   return kinds[`${apiVersion}/${kind}`];
 }
 
+/** Check `value` against a definition, dropping unknown fields from it in place. */
 export function checkObject(defName: string, value: unknown): CheckResult {
   const out: CheckResult = { unknown: [] };
   walkDef(defName, value, "", out);
@@ -50,7 +51,9 @@ function walkDef(defName: string, value: unknown, path: string, out: CheckResult
     const p = props[k];
     const at = path ? `${path}.${k}` : k;
     if (!p) {
+      // Go's decoder drops what the type does not have; so do we, whatever fieldValidation says.
       out.unknown.push(at);
+      delete (value as Record<string, unknown>)[k];
       continue;
     }
     walkProp(p, v, at, out, defName);

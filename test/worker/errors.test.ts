@@ -83,7 +83,17 @@ describe("bad input gets a Kubernetes Status and stores nothing", () => {
     });
     expect(res.status).toBe(201);
     expect(res.headers.get("warning")).toContain('unknown field \\"bogus\\"');
+    const warned = await call("GET", `${CM}/warned`);
+    expect(warned.body.bogus).toBeUndefined();
     await call("DELETE", `${CM}/warned`);
+    const ignored = await call("POST", `${CM}?fieldValidation=Ignore`, {
+      metadata: { name: "ign" },
+      data: { k: "v" },
+      bogus: 1,
+    });
+    expect(ignored.status).toBe(201);
+    expect(ignored.body.bogus).toBeUndefined();
+    await call("DELETE", `${CM}/ign`);
   });
 
   it("404 for unknown resources and kinds, 405 for unsupported verbs", async () => {

@@ -139,7 +139,12 @@ export async function watch(c: C, s: Strategy, p: ResourcePath) {
     ? stream.pipeThrough(tableEvents(s, includeObject(c)))
     : stream;
   return new Response(body, {
-    headers: { "content-type": "application/json", "cache-control": "no-cache" },
+    // Uncompressed: a compressor would hold events back until its buffer fills.
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "no-cache",
+      "content-encoding": "identity",
+    },
   });
 }
 
