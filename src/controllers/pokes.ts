@@ -28,4 +28,23 @@ export function pokesFor(env: Env, c: Committed): Promise<void>[] {
   return out;
 }
 
-export const pokeHub = (env: Env) => quietly("watch hub", env.WATCH_HUB.getByName("hub").poke());
+// One hub poke in flight per isolate: writes arriving meanwhile only ask for one more round,
+// so a burst of writes costs two pokes, not one each, and the last write is always covered.
+let hubPoke: Promise<void> | undefined;
+let hubAgain = false;
+
+export function pokeHub(env: Env): Promise<void> {
+  if (hubPoke) {
+    hubAgain = true;
+    return hubPoke;
+  }
+  hubPoke = (async () => {
+    do {
+      hubAgain = false;
+      await quietly("watch hub", env.WATCH_HUB.getByName("hub").poke());
+    } while (hubAgain);
+  })().finally(() => {
+    hubPoke = undefined;
+  });
+  return hubPoke;
+}

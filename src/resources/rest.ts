@@ -172,7 +172,6 @@ export async function create(
   if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
   if (!meta.name)
     throwInvalid(s, "", [required("metadata.name", "name or generateName is required")]);
-  await requireNamespace(ctx, s, namespace, meta.name);
   // System fields belong to the server.
   meta.uid = crypto.randomUUID();
   meta.creationTimestamp = timestamp(ctx.now());
@@ -200,6 +199,7 @@ export async function create(
         object: obj,
         nodeName: s.nodeName?.(obj),
         allocate,
+        inNamespace: s.info.namespaced ? namespace : undefined,
       });
       obj.metadata.resourceVersion = String(rv);
       ctx.onCommit({ rv, key, type: "ADDED", object: obj });
@@ -207,6 +207,11 @@ export async function create(
     } catch (err) {
       if (err instanceof StoreError && err.failure === "exists")
         throw alreadyExists(gr(s), meta.name);
+      // The namespace guard failed: say why (missing or terminating), or try again if it raced.
+      if (err instanceof StoreError && err.failure === "conflict") {
+        await requireNamespace(ctx, s, namespace, meta.name);
+        if (attempt < 8) continue;
+      }
       // An allocator pick raced another create: pick again.
       if (isAllocationClash(err) && !allocate?.some((a) => a.requested) && attempt < 8) continue;
       if (isAllocationClash(err)) throwAllocationClash(s, meta.name, allocate);

@@ -37,6 +37,8 @@ export interface Write {
   prev?: unknown;
   nodeName?: string | null;
   allocate?: Allocation[];
+  /** ADDED: the namespace that must exist, live, when the write commits ("conflict" if not). */
+  inNamespace?: string;
 }
 
 const where = (k: Key) =>
@@ -137,16 +139,26 @@ export async function commit(db: DB, w: Write): Promise<number> {
   const uid: string = w.object.metadata?.uid ?? "";
   const newRv = sql`(SELECT max(${changes.rv}) FROM ${changes})`;
   const stmts: BatchItem<"sqlite">[] = [];
+  const guard = (condition: ReturnType<typeof sql>) =>
+    db
+      .insert(writeGuard)
+      .values({ id: 1, ok: condition })
+      .onConflictDoUpdate({ target: writeGuard.id, set: { ok: sql`excluded.ok` } });
   if (w.type !== "ADDED") {
     if (w.expectRv === undefined) throw new Error("store: MODIFIED/DELETED need expectRv");
     stmts.push(
-      db
-        .insert(writeGuard)
-        .values({
-          id: 1,
-          ok: sql`(SELECT count(*) FROM ${objects} WHERE ${and(where(key), eq(objects.rv, w.expectRv))})`,
-        })
-        .onConflictDoUpdate({ target: writeGuard.id, set: { ok: sql`excluded.ok` } }),
+      guard(
+        sql`(SELECT count(*) FROM ${objects} WHERE ${and(where(key), eq(objects.rv, w.expectRv))})`,
+      ),
+    );
+  } else if (w.inNamespace) {
+    // Creating in a namespace needs it to exist and not be terminating: checked in the same
+    // transaction, so a create never lands in a namespace being emptied.
+    const ns = { resource: "namespaces", namespace: "", name: w.inNamespace };
+    stmts.push(
+      guard(
+        sql`(SELECT count(*) FROM ${objects} WHERE ${and(where(ns), sql`json_extract(${objects.body}, '$.metadata.deletionTimestamp') IS NULL`)})`,
+      ),
     );
   }
   stmts.push(
