@@ -17,12 +17,13 @@ export class FieldSelectorError extends Error {
   override name = "FieldSelectorError";
 
   /** For an unsupported field: which field, and for which kind (for logs; not in the message). */
-  constructor(
-    message: string,
-    readonly field?: string,
-    readonly kind?: string,
-  ) {
+  readonly field?: string;
+  readonly kind?: string;
+
+  constructor(message: string, field?: string, kind?: string) {
     super(message);
+    this.field = field;
+    this.kind = kind;
   }
 }
 

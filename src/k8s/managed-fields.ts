@@ -254,7 +254,11 @@ const SCALAR: TypeRef = { kind: "scalar" };
 
 /** Resolves field types against the schema; unknown definitions and fields become deduced. */
 export class Typer {
-  constructor(readonly lookup: SchemaLookup) {}
+  readonly lookup: SchemaLookup;
+
+  constructor(lookup: SchemaLookup) {
+    this.lookup = lookup;
+  }
 
   root(defName: string | undefined): TypeRef {
     return defName ? { kind: "struct", def: defName } : ANY;

@@ -53,7 +53,11 @@ export function applyStrategicMergePatch(
 }
 
 class Merger {
-  constructor(private readonly lookup: SchemaLookup) {}
+  private readonly lookup: SchemaLookup;
+
+  constructor(lookup: SchemaLookup) {
+    this.lookup = lookup;
+  }
 
   /** Schema and list metadata of a map's field; unknown → JSON merge semantics. */
   private sub(schema: Schema, key: string): { prop: Schema; meta?: ListMeta } {
