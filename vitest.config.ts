@@ -1,6 +1,30 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+/** A Worker test project: the real Worker in workerd, D1 migrated per test file. */
+const workerProject = (name: string, include: string[], vars: Record<string, string> = {}) => ({
+  plugins: [
+    cloudflareTest(async () => ({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          ADMIN_TOKEN: "test-admin-token",
+          SECRETS_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+          BOOKMARK_SECONDS: "1",
+          CHANGE_LOG_RETAIN: "100",
+          RESYNC_SECONDS: "2",
+          NODE_MONITOR_GRACE_SECONDS: "3",
+          DEFAULT_TOLERATION_SECONDS: "2",
+          JOB_BACKOFF_BASE_SECONDS: "1",
+          ...vars,
+          TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+        },
+      },
+    })),
+  ],
+  test: { name, include, setupFiles: ["./test/worker/setup.ts"] },
+});
+
 export default defineConfig({
   test: {
     projects: [
@@ -11,27 +35,9 @@ export default defineConfig({
           include: ["src/k8s/**/*.test.ts", "scripts/**/*.test.ts", "agent/**/*.test.ts"],
         },
       },
-      {
-        plugins: [
-          cloudflareTest(async () => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              bindings: {
-                ADMIN_TOKEN: "test-admin-token",
-                SECRETS_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-                BOOKMARK_SECONDS: "1",
-                CHANGE_LOG_RETAIN: "100",
-                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
-              },
-            },
-          })),
-        ],
-        test: {
-          name: "worker",
-          include: ["test/worker/**/*.test.ts", "src/**/*.worker.test.ts"],
-          setupFiles: ["./test/worker/setup.ts"],
-        },
-      },
+      workerProject("worker", ["test/worker/**/*.test.ts"]),
+      // Every controller poke dropped: the periodic alarms alone must converge.
+      workerProject("worker-nopokes", ["test/worker-nopokes/**/*.test.ts"], { DROP_POKES: "1" }),
       {
         test: {
           name: "e2e",

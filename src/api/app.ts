@@ -15,6 +15,7 @@ import {
   version,
   wantsAggregated,
 } from "./discovery.ts";
+import { binding, eviction } from "./handlers/pod-subresources.ts";
 import { getOne, list } from "./handlers/read.ts";
 import { scale } from "./handlers/scale.ts";
 import { create, patch, remove, removeCollection, replace } from "./handlers/write.ts";
@@ -41,7 +42,7 @@ app.use(async (c, next) => {
     if (!user) throw unauthorized();
     c.set("user", user);
   }
-  booted ??= bootstrap(storeCtx(c), c.env).catch((err) => {
+  booted ??= bootstrap(storeCtx(c), c.env, (p) => c.executionCtx.waitUntil(p)).catch((err) => {
     booted = undefined;
     throw err;
   });
@@ -109,6 +110,8 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
   if (p.subresource) {
     if (!p.name || !s.info.subresources?.includes(p.subresource)) throw notFoundErr;
     if (p.subresource === "scale") return scale(c, s, p);
+    if (p.subresource === "binding" && method === "POST") return binding(c, s, p);
+    if (p.subresource === "eviction" && method === "POST") return eviction(c, s, p);
     if (p.subresource === "status") {
       if (method === "GET") return getOne(c, s, p);
       if (method === "PUT") return replace(c, s, p);

@@ -8,7 +8,21 @@ const VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "
 const SUBRESOURCE_VERBS: Record<string, string[]> = {
   status: ["get", "patch", "update"],
   scale: ["get", "patch", "update"],
+  binding: ["create"],
+  eviction: ["create"],
 };
+
+/** Subresources served as a kind other than their parent's (kubectl drain looks for Eviction). */
+const SUBRESOURCE_KIND: Record<string, { group: string; version: string; kind: string }> = {
+  scale: { group: "autoscaling", version: "v1", kind: "Scale" },
+  eviction: { group: "policy", version: "v1", kind: "Eviction" },
+};
+
+const subresourceKind = (r: ResourceInfo, sub: string) =>
+  SUBRESOURCE_KIND[sub] ??
+  (sub === "binding"
+    ? { group: r.group, version: r.version, kind: "Binding" }
+    : { group: r.group, version: r.version, kind: r.kind });
 
 export const version = {
   major: "1",
@@ -72,13 +86,13 @@ export function apiResourceList(group: string, version: string) {
       ...(r.categories ? { categories: r.categories } : {}),
     });
     for (const sub of subresourcesOf(r)) {
-      const scale = sub === "scale";
+      const other = SUBRESOURCE_KIND[sub];
       resources.push({
         name: `${r.plural}/${sub}`,
         singularName: "",
         namespaced: r.namespaced,
-        ...(scale ? { group: "autoscaling", version: "v1" } : {}),
-        kind: scale ? "Scale" : r.kind,
+        ...(other ? { group: other.group, version: other.version } : {}),
+        kind: subresourceKind(r, sub).kind,
         verbs: SUBRESOURCE_VERBS[sub],
       });
     }
@@ -113,10 +127,7 @@ export function aggregated(legacy: boolean, apiVersion: string) {
             ...(r.categories ? { categories: r.categories } : {}),
             subresources: subresourcesOf(r).map((sub) => ({
               subresource: sub,
-              responseKind:
-                sub === "scale"
-                  ? { group: "autoscaling", version: "v1", kind: "Scale" }
-                  : { group: r.group, version: r.version, kind: r.kind },
+              responseKind: subresourceKind(r, sub),
               verbs: SUBRESOURCE_VERBS[sub],
             })),
           })),

@@ -1,17 +1,14 @@
 // Garbage collection by ownerReferences (Kubernetes' garbagecollector): dependents of a deleted
 // owner go (Background), an owner deleted in Foreground waits for its blocking dependents, an
 // Orphan delete strips the references and lets the dependents live.
-import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env.ts";
 import { ApiError } from "../k8s/errors.ts";
 import { allStrategies, storeResource } from "../resources/registry.ts";
 import { type Ctx, remove, update } from "../resources/rest.ts";
 import type { Strategy } from "../resources/types.ts";
 import { dependentsOf, getObject, type Key, type KObject } from "../store/objects.ts";
 import { beingDeleted, missingOwners, uidExists } from "../store/ownership.ts";
-import { writeCtx } from "./context.ts";
+import { type Next, Reconciler, soon } from "./reconciler.ts";
 
-const SOON_MS = 50;
 const RESYNC_MS = 30_000;
 const BATCH = 50;
 
@@ -33,22 +30,12 @@ async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
-export class GarbageCollector extends DurableObject<Env> {
-  async poke(): Promise<void> {
-    const at = await this.ctx.storage.getAlarm();
-    if (at === null || at > Date.now() + SOON_MS)
-      await this.ctx.storage.setAlarm(Date.now() + SOON_MS);
-  }
+/** Singleton ("gc"): each pass handles owners being deleted and dependents of vanished owners. */
+export class GarbageCollector extends Reconciler {
+  protected override resyncMs = RESYNC_MS;
 
-  override async alarm(): Promise<void> {
-    const ctx = writeCtx(this.env, (p) => this.ctx.waitUntil(p));
-    let busy = false;
-    try {
-      busy = (await this.collect(ctx)) || busy;
-    } finally {
-      // Keep one alarm: soon while work remains, a periodic resync otherwise.
-      await this.ctx.storage.setAlarm(Date.now() + (busy ? 1000 : RESYNC_MS));
-    }
+  protected async reconcile(ctx: Ctx): Promise<Next> {
+    return (await this.collect(ctx)) ? soon(1000) : "resync";
   }
 
   /** One bounded pass; true when more work is likely left. */

@@ -1,39 +1,29 @@
 // Namespace deletion (Kubernetes' namespace controller): a Terminating namespace is emptied,
 // then its `kubernetes` finalizer is removed and it goes.
-import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env.ts";
 import { ApiError } from "../k8s/errors.ts";
 import { allStrategies, storeResource, strategyFor } from "../resources/registry.ts";
 import { type Ctx, remove, update } from "../resources/rest.ts";
 import { listObjects } from "../store/objects.ts";
 import { beingDeleted, countInNamespace } from "../store/ownership.ts";
-import { writeCtx } from "./context.ts";
+import { type Next, Reconciler, soon } from "./reconciler.ts";
 
-const SOON_MS = 50;
 const RESYNC_MS = 30_000;
 
-export class NamespaceLifecycle extends DurableObject<Env> {
-  async poke(): Promise<void> {
-    const at = await this.ctx.storage.getAlarm();
-    if (at === null || at > Date.now() + SOON_MS)
-      await this.ctx.storage.setAlarm(Date.now() + SOON_MS);
-  }
+/** Singleton ("namespaces"): finishes every Terminating namespace. */
+export class NamespaceLifecycle extends Reconciler {
+  protected override resyncMs = RESYNC_MS;
 
-  override async alarm(): Promise<void> {
-    const ctx = writeCtx(this.env, (p) => this.ctx.waitUntil(p));
+  protected async reconcile(ctx: Ctx): Promise<Next> {
     let busy = false;
-    try {
-      for (const ns of await beingDeleted(ctx.db, "namespaces")) {
-        try {
-          busy = (await this.finish(ctx, ns.name)) || busy;
-        } catch (err) {
-          console.error("namespace lifecycle", ns.name, err);
-          busy = true;
-        }
+    for (const ns of await beingDeleted(ctx.db, "namespaces")) {
+      try {
+        busy = (await this.finish(ctx, ns.name)) || busy;
+      } catch (err) {
+        console.error("namespace lifecycle", ns.name, err);
+        busy = true;
       }
-    } finally {
-      await this.ctx.storage.setAlarm(Date.now() + (busy ? 1000 : RESYNC_MS));
     }
+    return busy ? soon(1000) : "resync";
   }
 
   /** Delete everything in the namespace; once it is empty, let the namespace go. True if not yet. */

@@ -1,7 +1,118 @@
 // After a write, wake whoever must react: the watch hub always, controllers when the change is
-// theirs. A lost poke only delays work: every controller also re-checks on its own alarm.
+// theirs. A lost poke only delays work: every controller re-checks on its own alarm, and the
+// resync sweep pokes every controlled object periodically.
+
 import type { Env } from "../env.ts";
+import { controllerRef } from "../k8s/owner-refs.ts";
 import type { Committed } from "../resources/rest.ts";
+import type { Key, KObject } from "../store/objects.ts";
+
+/** Controller bindings that take `poke(key)`. */
+export type ControllerBinding =
+  | "REPLICASET"
+  | "DEPLOYMENT"
+  | "STATEFULSET"
+  | "DAEMONSET"
+  | "JOB"
+  | "CRONJOB"
+  | "SCHEDULER"
+  | "NODE_LIFECYCLE"
+  | "ENDPOINTS";
+
+export interface Target {
+  binding: ControllerBinding;
+  /** The Durable Object's name: one instance per controlled object (or a singleton name). */
+  name: string;
+  key: Key;
+}
+
+/** Which controller owns objects of a resource, per DESIGN.md: one DO per object. */
+export const OWNER_BINDING: Record<string, ControllerBinding> = {
+  "apps/replicasets": "REPLICASET",
+  "apps/deployments": "DEPLOYMENT",
+  "apps/statefulsets": "STATEFULSET",
+  "apps/daemonsets": "DAEMONSET",
+  "batch/jobs": "JOB",
+  "batch/cronjobs": "CRONJOB",
+};
+
+const KIND_RESOURCE: Record<string, string> = {
+  "apps/ReplicaSet": "apps/replicasets",
+  "apps/Deployment": "apps/deployments",
+  "apps/StatefulSet": "apps/statefulsets",
+  "apps/DaemonSet": "apps/daemonsets",
+  "batch/Job": "batch/jobs",
+  "batch/CronJob": "batch/cronjobs",
+};
+
+export const objectName = (k: Key) => `${k.resource}/${k.namespace}/${k.name}`;
+
+const endpointsOf = (namespace: string): Target => ({
+  binding: "ENDPOINTS",
+  name: `endpoints/${namespace}`,
+  key: { resource: "endpoints", namespace, name: namespace },
+});
+
+const nodeLifecycleOf = (node: string): Target => ({
+  binding: "NODE_LIFECYCLE",
+  name: `nodes//${node}`,
+  key: { resource: "nodes", namespace: "", name: node },
+});
+
+/** The controller instance an object of these resources is reconciled by. */
+export const targetOf = (key: Key): Target | undefined => {
+  if (key.resource === "nodes") return nodeLifecycleOf(key.name);
+  if (key.resource === "services") return endpointsOf(key.namespace);
+  const binding = OWNER_BINDING[key.resource];
+  return binding ? { binding, name: objectName(key), key } : undefined;
+};
+
+/** Resources the resync sweep walks: everything targetOf maps. */
+export const SWEPT = [...Object.keys(OWNER_BINDING), "nodes", "services"];
+
+export const SCHEDULER: Target = {
+  binding: "SCHEDULER",
+  name: "scheduler",
+  key: { resource: "scheduler", namespace: "", name: "scheduler" },
+};
+
+/** The controllers a committed write concerns. */
+export function targetsFor(c: Committed): Target[] {
+  const out: Target[] = [];
+  const own = targetOf(c.key);
+  if (own) out.push(own);
+  const ref = controllerRef(c.object);
+  if (ref) {
+    const group = ref.apiVersion.includes("/") ? ref.apiVersion.split("/")[0] : "";
+    const resource = KIND_RESOURCE[`${group}/${ref.kind}`];
+    const owner = resource && targetOf({ resource, namespace: c.key.namespace, name: ref.name });
+    if (owner) out.push(owner);
+  }
+  switch (c.key.resource) {
+    case "pods":
+      if (!c.object.spec?.nodeName || c.type === "DELETED") out.push(SCHEDULER);
+      out.push(endpointsOf(c.key.namespace));
+      break;
+    case "nodes":
+      out.push(SCHEDULER);
+      break;
+    case "coordination.k8s.io/leases":
+      if (c.key.namespace === "kube-node-lease") out.push(nodeLifecycleOf(c.key.name));
+      break;
+  }
+  return out;
+}
+
+const GC_KEY: Key = { resource: "gc", namespace: "", name: "gc" };
+const NAMESPACES_KEY: Key = { resource: "namespaces", namespace: "", name: "namespaces" };
+
+/** Whether a node write can change which DaemonSet pods belong on it (not a heartbeat). */
+function nodePlacementChanged(c: Committed): boolean {
+  if (c.type !== "MODIFIED" || !c.old) return true;
+  const placement = (n: KObject) =>
+    JSON.stringify([n.metadata?.labels, n.spec?.taints, n.spec?.unschedulable]);
+  return placement(c.object) !== placement(c.old);
+}
 
 const hasFinalizer = (c: Committed, f: string) => (c.object.metadata?.finalizers ?? []).includes(f);
 
@@ -13,18 +124,28 @@ async function quietly(what: string, p: Promise<unknown>) {
   }
 }
 
+export const poke = (env: Env, t: Target): Promise<void> =>
+  quietly(t.name, env[t.binding].getByName(t.name).poke(t.key));
+
 export function pokesFor(env: Env, c: Committed): Promise<void>[] {
-  const out: Promise<void>[] = [];
+  // The test switch: controllers must converge on their periodic alarms alone.
+  if (env.DROP_POKES === "1") return [];
+  const out = targetsFor(c).map((t) => poke(env, t));
   const deleting = !!c.object.metadata?.deletionTimestamp;
   if (
     c.type === "DELETED" ||
     (deleting && (hasFinalizer(c, "foregroundDeletion") || hasFinalizer(c, "orphan")))
   )
-    out.push(quietly("garbage collector", env.GARBAGE_COLLECTOR.getByName("gc").poke()));
+    out.push(quietly("garbage collector", env.GARBAGE_COLLECTOR.getByName("gc").poke(GC_KEY)));
   if (c.key.resource === "namespaces" && deleting && c.type !== "DELETED")
     out.push(
-      quietly("namespace lifecycle", env.NAMESPACE_LIFECYCLE.getByName("namespaces").poke()),
+      quietly(
+        "namespace lifecycle",
+        env.NAMESPACE_LIFECYCLE.getByName("namespaces").poke(NAMESPACES_KEY),
+      ),
     );
+  if (c.key.resource === "nodes" && nodePlacementChanged(c))
+    out.push(quietly("resync", env.RESYNC.getByName("resync").sweep("apps/daemonsets")));
   return out;
 }
 

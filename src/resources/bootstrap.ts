@@ -20,7 +20,13 @@ async function ensure(ctx: Ctx, group: string, plural: string, namespace: string
   }
 }
 
-export async function bootstrap(ctx: Ctx, env: Env): Promise<void> {
+export async function bootstrap(
+  ctx: Ctx,
+  env: Env,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<void> {
+  // The periodic resync sweep that backs every controller's edge-triggered pokes.
+  waitUntil(env.RESYNC.getByName("resync").start());
   for (const name of SYSTEM_NAMESPACES)
     await ensure(ctx, "", "namespaces", "", { metadata: { name } });
   await ensure(ctx, "", "services", "default", {

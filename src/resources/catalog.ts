@@ -109,6 +109,10 @@ export const catalog: ResourceInfo[] = [
     subresources: ["status"],
   }),
   grouped("coordination.k8s.io", "v1", "coordination", "Lease", "leases", true),
+  grouped("policy", "v1", "policy", "PodDisruptionBudget", "poddisruptionbudgets", true, {
+    shortNames: ["pdb"],
+    subresources: ["status"],
+  }),
   grouped("discovery.k8s.io", "v1", "discovery", "EndpointSlice", "endpointslices", true),
   grouped("networking.k8s.io", "v1", "networking", "Ingress", "ingresses", true, {
     shortNames: ["ing"],

@@ -116,7 +116,7 @@ function scheduleErrors(spec: KObject, allowTZ: boolean): FieldError[] {
 /** ValidateCronJobCreate; on update the old object decides (validateUpdate). */
 function validate(o: KObject, old?: KObject): FieldError[] {
   const spec = o.spec ?? {};
-  if (!old === undefined) return validateSpec(spec);
+  if (old !== undefined) return validateSpec(spec);
   const errs = [
     ...scheduleErrors(spec, false),
     ...validateSpec(spec),

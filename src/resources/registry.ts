@@ -15,6 +15,7 @@ import { nodes } from "./node.ts";
 import { persistentVolumes } from "./persistentvolume.ts";
 import { persistentVolumeClaims } from "./persistentvolumeclaim.ts";
 import { pods } from "./pod.ts";
+import { podDisruptionBudgets } from "./poddisruptionbudget.ts";
 import { replicaSets } from "./replicaset.ts";
 import { secrets } from "./secret.ts";
 import { services } from "./service.ts";
@@ -44,6 +45,7 @@ const specific: Strategy[] = [
   jobs,
   cronJobs,
   leases,
+  podDisruptionBudgets,
   endpointSlices,
   ingresses,
 ];

@@ -41,6 +41,8 @@ export interface Committed {
   key: Key;
   type: Write["type"];
   object: KObject;
+  /** The version this write replaced (updates and deletes). */
+  old?: KObject;
 }
 
 export interface WriteOptions {
@@ -169,7 +171,9 @@ export async function create(
   o.apiVersion = apiVersionOf(s);
   o.kind = s.info.kind;
   const meta = o.metadata;
-  if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
+  // As names.SimpleNameGenerator: the base is cut so base + suffix fits in 63 characters.
+  if (!meta.name && meta.generateName)
+    meta.name = `${String(meta.generateName).slice(0, 58)}${randomSuffix()}`;
   if (!meta.name)
     throwInvalid(s, "", [required("metadata.name", "name or generateName is required")]);
   // System fields belong to the server.
@@ -235,7 +239,8 @@ function throwAllocationClash(s: Strategy, name: string, allocate: Write["alloca
 }
 
 export interface UpdateOptions extends WriteOptions {
-  subresource?: "status";
+  /** "binding": only spec.nodeName, annotations and status move (pods/binding), unvalidated. */
+  subresource?: "status" | "binding";
 }
 
 /** The object as it should be after `mutate`, or undefined when mutate wants it created. */
@@ -286,16 +291,25 @@ export async function update(
         name,
         `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${old.metadata.uid}`,
       );
-    const o = opts.subresource === "status" ? statusUpdate(old, next) : mainUpdate(s, old, next);
+    const o =
+      opts.subresource === "status"
+        ? statusUpdate(old, next)
+        : opts.subresource === "binding"
+          ? bindingUpdate(old, next)
+          : mainUpdate(s, old, next);
     // Removing the last finalizer of an object being deleted deletes it.
-    const finished = !!o.metadata.deletionTimestamp && !pendingFinalizers(o);
+    // A pod also waits for its kubelet (deletionGracePeriodSeconds 0) before it goes.
+    const finished =
+      !!o.metadata.deletionTimestamp &&
+      !pendingFinalizers(o) &&
+      !(o.kind === "Pod" && (o.metadata.deletionGracePeriodSeconds ?? 0) > 0);
     if (!finished && sameContent(o, old)) return current;
     if (s.generation && specOf(o) !== specOf(old))
       o.metadata.generation = (old.metadata.generation ?? 0) + 1;
     throwInvalid(s, name, [
       ...validateObjectMeta(s, o),
       ...(s.validate?.(o, old) ?? []),
-      ...(s.validateUpdate?.(o, old) ?? []),
+      ...(opts.subresource === "binding" ? [] : (s.validateUpdate?.(o, old) ?? [])),
     ]);
     trackManagers(s, old, o, opts, ctx.now());
     const type = finished ? "DELETED" : "MODIFIED";
@@ -312,7 +326,7 @@ export async function update(
         allocate,
       });
       o.metadata.resourceVersion = String(rv);
-      ctx.onCommit({ rv, key, type, object: o });
+      ctx.onCommit({ rv, key, type, object: o, old });
       return { rv, object: o };
     } catch (err) {
       if (err instanceof StoreError && err.failure === "conflict") {
@@ -359,6 +373,17 @@ function statusUpdate(old: KObject, next: KObject): KObject {
     if (next.metadata[f] === undefined) delete o.metadata[f];
     else o.metadata[f] = next.metadata[f];
   }
+  return o;
+}
+
+/** A binding (BindingREST) sets the node of an otherwise immutable pod spec. */
+function bindingUpdate(old: KObject, next: KObject): KObject {
+  const o = structuredClone(old);
+  o.spec = { ...o.spec, nodeName: next.spec?.nodeName };
+  if (next.metadata.annotations === undefined) delete o.metadata.annotations;
+  else o.metadata.annotations = next.metadata.annotations;
+  if (next.status === undefined) delete o.status;
+  else o.status = next.status;
   return o;
 }
 
@@ -417,7 +442,10 @@ export async function remove(
     const deferred = finalizers.length > 0 || graceful || s.info.kind === "Namespace";
     let type: Write["type"] = "DELETED";
     if (deferred) {
-      if (o.metadata.deletionTimestamp && !policyFinalizer) return current; // already going
+      // Already going; only a pod's kubelet confirming (grace 0) still changes something.
+      const confirms =
+        s.info.kind === "Pod" && !graceful && (old.metadata.deletionGracePeriodSeconds ?? 0) > 0;
+      if (o.metadata.deletionTimestamp && !policyFinalizer && !confirms) return current;
       type = "MODIFIED";
       o.metadata.finalizers = finalizers.length ? finalizers : undefined;
       if (!o.metadata.finalizers) delete o.metadata.finalizers;
@@ -438,7 +466,7 @@ export async function remove(
         nodeName: s.nodeName?.(o),
       });
       o.metadata.resourceVersion = String(rv);
-      ctx.onCommit({ rv, key, type, object: o });
+      ctx.onCommit({ rv, key, type, object: o, old });
       return { rv, object: o };
     } catch (err) {
       if (err instanceof StoreError && err.failure === "conflict" && attempt < 8) continue;

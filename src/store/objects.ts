@@ -49,7 +49,7 @@ const where = (k: Key) =>
   );
 
 /** Serialise without resourceVersion: the rv column is the one truth. */
-const serialise = (o: KObject): string => {
+export const serialise = (o: KObject): string => {
   const { resourceVersion: _, ...meta } = o.metadata ?? {};
   return JSON.stringify(seal({ ...o, metadata: meta }));
 };

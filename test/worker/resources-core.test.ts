@@ -169,7 +169,9 @@ describe("pods", () => {
       `${NS}/pods`,
       pod("p-upd", [{ name: "c", image: "busybox:1.36", command: ["sleep", "10"] }]),
     );
+    // The scheduler writes this pod's status meanwhile: these writes name no resourceVersion.
     const cur = (await call("GET", `${NS}/pods/p-upd`)).body;
+    delete cur.metadata.resourceVersion;
     const changed = structuredClone(cur);
     changed.spec.containers[0].command = ["sleep", "20"];
     const refused = await call("PUT", `${NS}/pods/p-upd`, changed);
@@ -187,6 +189,7 @@ describe("pods", () => {
     expect(ok.body.metadata.generation).toBe(2);
     expect(ok.body.status.phase).toBe("Pending");
     const added = structuredClone(ok.body);
+    delete added.metadata.resourceVersion;
     added.spec.containers.push({ name: "d", image: "nginx" });
     const more = await call("PUT", `${NS}/pods/p-upd`, added);
     expect(more.body.message).toBe(

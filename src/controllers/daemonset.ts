@@ -1,0 +1,375 @@
+// The DaemonSet controller (Kubernetes' pkg/controller/daemon): one pod on every node the pod
+// template fits (nodeSelector, required node affinity, NoSchedule/NoExecute taints), created
+// bound to its node: spec.nodeName set and a required node affinity on metadata.name, as the
+// controller has written it since 1.12. Nodes coming and going poke a sweep of every DaemonSet
+// (pokes.ts). RollingUpdate replaces pods of an older template, at most maxUnavailable nodes
+// at a time; OnDelete waits for someone to delete them.
+import {
+  matchesNodeSelector,
+  matchesRequiredNodeAffinity,
+  type Toleration,
+  untoleratedTaint,
+} from "../k8s/node-match.ts";
+import { TEMPLATE_GENERATION } from "../resources/daemonset.ts";
+import { type Ctx, create } from "../resources/rest.ts";
+import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
+import {
+  controllerRefTo,
+  deletePod,
+  event,
+  isConflict,
+  isPodAvailable,
+  isPodReady,
+  ownedBy,
+  SerialReconciler,
+  slowStart,
+  strategy,
+  templateHash,
+  writeStatus,
+} from "./job.ts";
+import { type Next, soon } from "./reconciler.ts";
+
+/** Label naming the template revision a pod was made from (apps.DefaultDaemonSetUniqueLabelKey). */
+export const REVISION_HASH = "controller-revision-hash";
+/** The older label with the template generation (extensions.DaemonSetTemplateGenerationKey). */
+const TEMPLATE_GENERATION_LABEL = "pod-template-generation";
+const COMPONENT = "daemonset-controller";
+const BURST = 250;
+
+/** What AddOrUpdateDaemonPodTolerations adds: daemons survive node trouble and cordons. */
+function daemonTolerations(hostNetwork: boolean): Toleration[] {
+  const t = (key: string, effect: string): Toleration => ({
+    key: `node.kubernetes.io/${key}`,
+    operator: "Exists",
+    effect,
+  });
+  const out = [
+    t("not-ready", "NoExecute"),
+    t("unreachable", "NoExecute"),
+    t("disk-pressure", "NoSchedule"),
+    t("memory-pressure", "NoSchedule"),
+    t("pid-pressure", "NoSchedule"),
+    t("unschedulable", "NoSchedule"),
+  ];
+  if (hostNetwork) out.push(t("network-unavailable", "NoSchedule"));
+  return out;
+}
+
+function withDaemonTolerations(spec: KObject): Toleration[] {
+  const list: Toleration[] = [...(spec.tolerations ?? [])];
+  for (const add of daemonTolerations(spec.hostNetwork === true)) {
+    const same = (t: Toleration) =>
+      t.key === add.key && t.effect === add.effect && (t.operator ?? "Equal") === add.operator;
+    if (!list.some(same)) list.push(add);
+  }
+  return list;
+}
+
+/** ReplaceDaemonSetPodNodeNameNodeAffinity: the pod may only ever run on `node`. */
+function pinnedAffinity(affinity: KObject | undefined, node: string): KObject {
+  const terms = [{ matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] }];
+  const a = structuredClone(affinity ?? {});
+  a.nodeAffinity ??= {};
+  a.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution = { nodeSelectorTerms: terms };
+  return a;
+}
+
+/** NodeShouldRunDaemonPod: should a daemon pod start here, and may a running one stay? */
+export function shouldRun(ds: KObject, node: KObject): { run: boolean; stay: boolean } {
+  const spec = ds.spec?.template?.spec ?? {};
+  if (spec.nodeName && spec.nodeName !== node.metadata.name) return { run: false, stay: false };
+  const pod = { spec: { ...spec, tolerations: withDaemonTolerations(spec) } };
+  if (!matchesNodeSelector(pod, node) || !matchesRequiredNodeAffinity(pod, node))
+    return { run: false, stay: false };
+  if (untoleratedTaint(pod, node, ["NoSchedule", "NoExecute"]))
+    return { run: false, stay: !untoleratedTaint(pod, node, ["NoExecute"]) };
+  return { run: true, stay: true };
+}
+
+const generationOf = (ds: KObject) => ds.metadata.annotations?.[TEMPLATE_GENERATION] ?? "1";
+
+/** IsPodUpdated: made from the current template (by hash, or by template generation). */
+const isUpdated = (ds: KObject, hash: string, pod: KObject) =>
+  pod.metadata.labels?.[REVISION_HASH] === hash ||
+  pod.metadata.labels?.[TEMPLATE_GENERATION_LABEL] === generationOf(ds);
+
+/** podByCreationTimestampAndPhase: running before pending, then oldest first. */
+const oldestFirst = (a: KObject, b: KObject) => {
+  const running = (p: KObject) => (p.status?.phase === "Running" ? 0 : 1);
+  return (
+    running(a) - running(b) ||
+    (Date.parse(a.metadata.creationTimestamp) || 0) -
+      (Date.parse(b.metadata.creationTimestamp) || 0)
+  );
+};
+
+/** The node a daemon pod belongs to: its binding, else the node its affinity pins. */
+function nodeOf(pod: KObject): string | undefined {
+  if (pod.spec?.nodeName) return pod.spec.nodeName;
+  const terms =
+    pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+      ?.nodeSelectorTerms ?? [];
+  for (const t of terms)
+    for (const f of t.matchFields ?? [])
+      if (f.key === "metadata.name" && f.operator === "In" && f.values?.length === 1)
+        return f.values[0];
+  return undefined;
+}
+
+/** IntOrPercent scaled against `total` (GetScaledValueFromIntOrPercent). */
+function scaled(v: unknown, total: number, roundUp: boolean): number {
+  if (typeof v === "number") return v;
+  const m = /^(\d+)%$/.exec(String(v ?? ""));
+  if (!m) return Number(v) || 0;
+  const exact = (Number(m[1]) * total) / 100;
+  return roundUp ? Math.ceil(exact) : Math.floor(exact);
+}
+
+export class DaemonSetController extends SerialReconciler {
+  protected async sync(ctx: Ctx, key: Key, now: Date): Promise<Next> {
+    const found = await getObject(ctx.db, key);
+    if (!found) return "gone";
+    const ds = found.object;
+    // Being deleted: the garbage collector removes the pods.
+    if (ds.metadata.deletionTimestamp) return "resync";
+    try {
+      return await this.syncDaemonSet(ctx, ds, now);
+    } catch (err) {
+      if (isConflict(err)) return soon(100);
+      throw err;
+    }
+  }
+
+  private async syncDaemonSet(ctx: Ctx, ds: KObject, now: Date): Promise<Next> {
+    const { rows } = await listObjects(ctx.db, { resource: "nodes" });
+    const nodes = rows.map((r) => withRv(r.body, r.rv));
+    const pods = await ownedBy(ctx, "pods", ds.metadata.namespace, ds.metadata.uid);
+    const hash = templateHash(ds.spec?.template ?? {});
+    const byNode = new Map<string, KObject[]>();
+    for (const p of pods) {
+      // Finished pods already deleted are only waiting to disappear.
+      if (p.metadata.deletionTimestamp && ["Succeeded", "Failed"].includes(p.status?.phase))
+        continue;
+      const n = nodeOf(p) ?? "";
+      byNode.set(n, [...(byNode.get(n) ?? []), p]);
+    }
+    const fit = new Map(nodes.map((n) => [n.metadata.name as string, shouldRun(ds, n)]));
+
+    // manage: a pod where one should run, none where none may stay, one per node.
+    const create: string[] = [];
+    const remove: KObject[] = [];
+    const gone: KObject[] = [];
+    for (const node of nodes) {
+      const name: string = node.metadata.name;
+      const { run, stay } = fit.get(name) ?? { run: false, stay: false };
+      const daemonPods = byNode.get(name) ?? [];
+      if (run && daemonPods.length === 0) create.push(name);
+      else if (stay) {
+        const running: KObject[] = [];
+        for (const p of daemonPods) {
+          if (p.metadata.deletionTimestamp) continue;
+          if (p.status?.phase === "Failed") {
+            await event(
+              ctx,
+              ds,
+              "Warning",
+              "FailedDaemonPod",
+              `Found failed daemon pod ${p.metadata.namespace}/${p.metadata.name} on node ${name}, will try to kill it`,
+              COMPONENT,
+            );
+            remove.push(p);
+          } else running.push(p);
+        }
+        if (run && running.length === 0) create.push(name);
+        if (running.length > 1) remove.push(...running.sort(oldestFirst).slice(1));
+      } else remove.push(...daemonPods.filter((p) => !p.metadata.deletionTimestamp));
+    }
+    // Pods of nodes that no longer exist: no kubelet will confirm them, so they go at once.
+    for (const [name, list] of byNode) if (!fit.has(name)) gone.push(...list);
+
+    let changed = false;
+    for (const p of gone) {
+      await deletePod(ctx, p, 0);
+      changed = true;
+    }
+    changed = (await this.syncNodes(ctx, ds, remove, create.slice(0, BURST), hash)) || changed;
+    if (!changed && ds.spec?.updateStrategy?.type === "RollingUpdate")
+      changed = await this.rollingUpdate(ctx, ds, nodes, fit, byNode, hash, now);
+    await this.updateStatus(ctx, ds, nodes, fit, byNode, hash, now);
+    if (changed) return soon(500);
+    // Pods becoming available after minReadySeconds need a look then.
+    return ds.spec?.minReadySeconds
+      ? soon(Math.min(ds.spec.minReadySeconds * 1000, 60_000))
+      : "resync";
+  }
+
+  /** Delete, then create (slow start); true when anything was asked for. */
+  private async syncNodes(
+    ctx: Ctx,
+    ds: KObject,
+    remove: KObject[],
+    createOn: string[],
+    hash: string,
+  ): Promise<boolean> {
+    for (const p of remove) {
+      await deletePod(ctx, p);
+      await event(
+        ctx,
+        ds,
+        "Normal",
+        "SuccessfulDelete",
+        `Deleted pod: ${p.metadata.name}`,
+        COMPONENT,
+      );
+    }
+    const { made, error } = await slowStart(createOn.length, async (i) => {
+      const { object } = await create(
+        ctx,
+        strategy("", "pods"),
+        ds.metadata.namespace,
+        this.podFor(ds, createOn[i], hash),
+      );
+      await event(
+        ctx,
+        ds,
+        "Normal",
+        "SuccessfulCreate",
+        `Created pod: ${object.metadata.name}`,
+        COMPONENT,
+      );
+    });
+    if (error) {
+      const msg = error instanceof Error ? error.message : String(error);
+      await event(ctx, ds, "Warning", "FailedCreate", `Error creating: ${msg}`, COMPONENT);
+      if (!made) throw error;
+    }
+    return remove.length + createOn.length > 0;
+  }
+
+  private podFor(ds: KObject, node: string, hash: string): KObject {
+    const t = structuredClone(ds.spec?.template ?? {});
+    const spec = t.spec ?? {};
+    const meta = t.metadata ?? {};
+    return {
+      metadata: {
+        generateName: `${ds.metadata.name}-`.slice(0, 58),
+        labels: {
+          ...meta.labels,
+          [REVISION_HASH]: hash,
+          [TEMPLATE_GENERATION_LABEL]: generationOf(ds),
+        },
+        ...(meta.annotations && { annotations: meta.annotations }),
+        ...(meta.finalizers && { finalizers: meta.finalizers }),
+        ownerReferences: [controllerRefTo(ds)],
+      },
+      spec: {
+        ...spec,
+        nodeName: node,
+        affinity: pinnedAffinity(spec.affinity, node),
+        tolerations: withDaemonTolerations(spec),
+      },
+    };
+  }
+
+  /** rollingUpdate (maxSurge 0): replace old pods while at most maxUnavailable nodes lack one. */
+  private async rollingUpdate(
+    ctx: Ctx,
+    ds: KObject,
+    nodes: KObject[],
+    fit: Map<string, { run: boolean; stay: boolean }>,
+    byNode: Map<string, KObject[]>,
+    hash: string,
+    now: Date,
+  ): Promise<boolean> {
+    const desired = nodes.filter((n) => fit.get(n.metadata.name)?.run);
+    const ru = ds.spec?.updateStrategy?.rollingUpdate ?? {};
+    let maxUnavailable = scaled(ru.maxUnavailable ?? 1, desired.length, true);
+    if (maxUnavailable === 0 && scaled(ru.maxSurge ?? 0, desired.length, true) === 0)
+      maxUnavailable = 1;
+    // maxSurge without maxUnavailable: replace one node at a time.
+    if (maxUnavailable === 0) maxUnavailable = 1;
+    const minReady = ds.spec?.minReadySeconds ?? 0;
+    let unavailable = 0;
+    const replace: KObject[] = [];
+    const candidates: KObject[] = [];
+    for (const node of desired) {
+      let fresh: KObject | undefined;
+      let old: KObject | undefined;
+      let ok = true;
+      for (const p of byNode.get(node.metadata.name) ?? []) {
+        if (p.metadata.deletionTimestamp) continue;
+        if (isUpdated(ds, hash, p)) {
+          if (fresh) ok = false;
+          fresh = p;
+        } else {
+          if (old) ok = false;
+          old = p;
+        }
+      }
+      if (!ok || (!fresh && !old) || (fresh && old)) unavailable++;
+      else if (fresh) {
+        if (!isPodAvailable(fresh, minReady, now)) unavailable++;
+      } else if (old) {
+        if (!isPodAvailable(old, minReady, now)) replace.push(old);
+        else if (unavailable < maxUnavailable) candidates.push(old);
+      }
+    }
+    const room = Math.min(Math.max(0, maxUnavailable - unavailable), candidates.length);
+    const doomed = [...replace, ...candidates.slice(0, room)];
+    return this.syncNodes(ctx, ds, doomed, [], hash);
+  }
+
+  private async updateStatus(
+    ctx: Ctx,
+    ds: KObject,
+    nodes: KObject[],
+    fit: Map<string, { run: boolean; stay: boolean }>,
+    byNode: Map<string, KObject[]>,
+    hash: string,
+    now: Date,
+  ) {
+    let desired = 0;
+    let current = 0;
+    let misscheduled = 0;
+    let ready = 0;
+    let available = 0;
+    let updated = 0;
+    for (const node of nodes) {
+      const daemonPods = [...(byNode.get(node.metadata.name) ?? [])].sort(oldestFirst);
+      const scheduled = daemonPods.length > 0;
+      if (!fit.get(node.metadata.name)?.run) {
+        if (scheduled) misscheduled++;
+        continue;
+      }
+      desired++;
+      if (!scheduled) continue;
+      current++;
+      const pod = daemonPods[0];
+      if (isPodReady(pod)) {
+        ready++;
+        if (isPodAvailable(pod, ds.spec?.minReadySeconds ?? 0, now)) available++;
+      }
+      if (isUpdated(ds, hash, pod)) updated++;
+    }
+    const status: KObject = {
+      ...ds.status,
+      currentNumberScheduled: current,
+      numberMisscheduled: misscheduled,
+      desiredNumberScheduled: desired,
+      numberReady: ready,
+      observedGeneration: ds.metadata.generation,
+    };
+    // omitempty counters, as on the wire.
+    const optional: [string, number][] = [
+      ["updatedNumberScheduled", updated],
+      ["numberAvailable", available],
+      ["numberUnavailable", desired - available],
+    ];
+    for (const [k, v] of optional) {
+      if (v) status[k] = v;
+      else delete status[k];
+    }
+    if (JSON.stringify(status) !== JSON.stringify(ds.status ?? {}))
+      await writeStatus(ctx, strategy("apps", "daemonsets"), ds, status);
+  }
+}

@@ -1,0 +1,83 @@
+// The base of every controller Durable Object (DESIGN.md, "Controllers as Durable Objects"):
+// a poke remembers which object this instance reconciles and sets a short alarm (bursts
+// coalesce); the alarm runs one idempotent reconcile and keeps exactly one alarm for the next
+// check. A throw is logged and retried with back-off, never lost.
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.ts";
+import type { Ctx } from "../resources/rest.ts";
+import type { Key } from "../store/objects.ts";
+import { writeCtx } from "./context.ts";
+
+/** What a reconcile wants next: a check after `ms`, the periodic resync, or nothing (gone). */
+export type Next = { after: number } | "resync" | "gone";
+
+export const soon = (ms: number): Next => ({ after: ms });
+
+/** Delay between a poke and the reconcile it triggers, so a burst of writes costs one pass. */
+const POKE_DELAY_MS = 20;
+const MAX_BACKOFF_MS = 60_000;
+
+export abstract class Reconciler extends DurableObject<Env> {
+  /** The periodic re-check of an object that is otherwise idle. */
+  protected resyncMs = 60_000;
+  private key?: Key;
+  private failures = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  protected abstract reconcile(ctx: Ctx, key: Key): Promise<Next>;
+
+  /** Wake up for `key` (the object this instance owns). */
+  async poke(key: Key): Promise<void> {
+    if (!this.key) {
+      this.key = key;
+      await this.ctx.storage.put("key", key);
+    }
+    const at = await this.ctx.storage.getAlarm();
+    if (at === null || at > Date.now() + POKE_DELAY_MS)
+      await this.ctx.storage.setAlarm(Date.now() + POKE_DELAY_MS);
+  }
+
+  /**
+   * Passes never overlap: an alarm and an RPC can arrive together, and a pass reads then writes,
+   * so two at once could both create the same missing pod.
+   */
+  protected serially<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f, f);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Run one reconcile now (tests use it to step a controller deterministically). */
+  async reconcileNow(): Promise<Next | undefined> {
+    const key = this.key ?? (await this.ctx.storage.get<Key>("key"));
+    if (!key) return undefined;
+    this.key = key;
+    return this.serially(() => this.reconcile(this.writeCtx(), key));
+  }
+
+  /** The store context a pass writes through (for subclasses' own RPCs). */
+  protected writeCtx(): Ctx {
+    return writeCtx(this.env, (p) => this.ctx.waitUntil(p));
+  }
+
+  override async alarm(): Promise<void> {
+    let next: Next | undefined;
+    try {
+      next = await this.reconcileNow();
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      console.error(`${this.constructor.name} ${JSON.stringify(this.key)}:`, err);
+      next = { after: Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.failures) };
+    }
+    if (next === undefined) return;
+    if (next === "gone") {
+      // The object is gone: forget it, leaving no alarm behind.
+      this.key = undefined;
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    const after = next === "resync" ? this.resyncMs : Math.max(POKE_DELAY_MS, next.after);
+    await this.ctx.storage.setAlarm(Date.now() + after);
+  }
+}

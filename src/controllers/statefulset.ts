@@ -1,0 +1,428 @@
+// The StatefulSet controller (Kubernetes' pkg/controller/statefulset): pods <name>-<ordinal>
+// with a stable hostname (and subdomain = serviceName) and their own PersistentVolumeClaims
+// <claim>-<name>-<ordinal>, which outlive the pods. OrderedReady creates in ordinal order, each
+// pod waiting for the one before to be Running and Ready, and removes from the highest;
+// Parallel does it all at once. RollingUpdate replaces pods from the highest ordinal down to
+// the partition, one at a time. A revision is "<name>-<hash of the template>"; the templates of
+// the current and update revisions are kept in this object's storage (bookkeeping: without it
+// a pod below the partition is recreated from the update revision).
+import { ApiError } from "../k8s/errors.ts";
+import { type Ctx, create, get, remove } from "../resources/rest.ts";
+import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
+import {
+  controllerRefTo,
+  deletePod,
+  event,
+  ignoreGone,
+  isConflict,
+  isPodAvailable,
+  isPodReady,
+  ownedBy,
+  SerialReconciler,
+  strategy,
+  templateHash,
+  writeStatus,
+} from "./job.ts";
+import { type Next, soon } from "./reconciler.ts";
+
+export const REVISION_HASH = "controller-revision-hash";
+export const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
+export const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
+const COMPONENT = "statefulset-controller";
+const TEMPLATE_KEY = "template:";
+
+const ordinalOf = (set: KObject, pod: KObject): number | undefined => {
+  const m = /^(.*)-(\d+)$/.exec(pod.metadata.name);
+  return m && m[1] === set.metadata.name ? Number(m[2]) : undefined;
+};
+
+const revisionOf = (pod: KObject): string | undefined => pod.metadata.labels?.[REVISION_HASH];
+const terminating = (pod: KObject) => !!pod.metadata.deletionTimestamp;
+const finished = (pod: KObject) =>
+  pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded";
+
+/** isRunningAndReady. */
+const runningAndReady = (pod: KObject) => pod.status?.phase === "Running" && isPodReady(pod);
+
+/** getPersistentVolumeClaimName. */
+export const claimName = (set: KObject, claim: string, ordinal: number) =>
+  `${claim}-${set.metadata.name}-${ordinal}`;
+
+/** One step toward the desired pods; `wait` means a pod must settle first. */
+type Step = "acted" | "wait" | "idle";
+
+export class StatefulSetController extends SerialReconciler {
+  protected async sync(ctx: Ctx, key: Key, now: Date): Promise<Next> {
+    const found = await getObject(ctx.db, key);
+    if (!found) return "gone";
+    const set = found.object;
+    if (set.metadata.deletionTimestamp) return "resync";
+    try {
+      return await this.syncSet(ctx, set, now);
+    } catch (err) {
+      if (isConflict(err)) return soon(100);
+      throw err;
+    }
+  }
+
+  /** The template of a revision: the live spec for the update revision, else storage. */
+  private async revisions(set: KObject) {
+    const template = set.spec?.template ?? {};
+    const update = `${set.metadata.name}-${templateHash(template)}`;
+    const current: string = set.status?.currentRevision ?? update;
+    const stored = await this.ctx.storage.list<KObject>({ prefix: TEMPLATE_KEY });
+    if (!stored.has(TEMPLATE_KEY + update))
+      await this.ctx.storage.put(TEMPLATE_KEY + update, template);
+    const keep = new Set([TEMPLATE_KEY + update, TEMPLATE_KEY + current]);
+    const stale = [...stored.keys()].filter((k) => !keep.has(k));
+    if (stale.length) await this.ctx.storage.delete(stale);
+    const currentTemplate = stored.get(TEMPLATE_KEY + current);
+    return {
+      update,
+      current,
+      templateOf: (rev: string) =>
+        rev === current && currentTemplate ? currentTemplate : template,
+    };
+  }
+
+  private async syncSet(ctx: Ctx, set: KObject, now: Date): Promise<Next> {
+    const spec = set.spec ?? {};
+    const replicas: number = spec.replicas ?? 1;
+    const start: number = spec.ordinals?.start ?? 0;
+    const end = start + replicas;
+    const monotonic = spec.podManagementPolicy !== "Parallel";
+    const minReady: number = spec.minReadySeconds ?? 0;
+    const rev = await this.revisions(set);
+    const pods = await ownedBy(ctx, "pods", set.metadata.namespace, set.metadata.uid);
+    const slots = new Map<number, KObject>();
+    const condemned: KObject[] = [];
+    for (const p of pods) {
+      const ord = ordinalOf(set, p);
+      if (ord !== undefined && ord >= start && ord < end && !slots.has(ord)) slots.set(ord, p);
+      else condemned.push(p);
+    }
+    condemned.sort((a, b) => (ordinalOf(set, b) ?? -1) - (ordinalOf(set, a) ?? -1));
+    const healthy = (p: KObject) =>
+      runningAndReady(p) && !terminating(p) && isPodAvailable(p, minReady, now);
+    const ordered = [
+      ...[...slots.keys()].sort((a, b) => a - b).map((o) => slots.get(o) as KObject),
+    ];
+    const firstUnhealthy = [...ordered, ...condemned].find((p) => !healthy(p));
+
+    let step = await this.scale(ctx, set, {
+      slots,
+      condemned,
+      start,
+      end,
+      monotonic,
+      rev,
+      healthy,
+      firstUnhealthy,
+    });
+    if (step === "idle" && spec.updateStrategy?.type !== "OnDelete")
+      step = await this.rollingUpdate(ctx, set, { slots, start, end, rev, healthy });
+    if (step === "idle") await this.dropScaledClaims(ctx, set, end);
+    await this.updateStatus(ctx, set, pods, rev, now);
+    if (step === "acted") return soon(200);
+    // Waiting on a pod: its changes poke this object; availability after minReadySeconds does not.
+    return minReady ? soon(Math.min(minReady * 1000, 60_000)) : "resync";
+  }
+
+  /** Create missing and recreate finished pods in order, then remove the condemned from the top. */
+  private async scale(
+    ctx: Ctx,
+    set: KObject,
+    o: {
+      slots: Map<number, KObject>;
+      condemned: KObject[];
+      start: number;
+      end: number;
+      monotonic: boolean;
+      rev: Awaited<ReturnType<StatefulSetController["revisions"]>>;
+      healthy: (p: KObject) => boolean;
+      firstUnhealthy: KObject | undefined;
+    },
+  ): Promise<Step> {
+    let acted = false;
+    const partition = this.partition(set);
+    for (let ord = o.start; ord < o.end; ord++) {
+      const pod = o.slots.get(ord);
+      if (pod && finished(pod) && !terminating(pod)) {
+        await this.deleteOne(ctx, set, pod);
+        if (o.monotonic) return "acted";
+        acted = true;
+        continue;
+      }
+      if (!pod) {
+        const revision = ord < o.start + partition ? o.rev.current : o.rev.update;
+        const made = await this.createOne(ctx, set, ord, revision, o.rev.templateOf(revision));
+        if (!made) return "wait";
+        if (o.monotonic) return "acted";
+        acted = true;
+        continue;
+      }
+      if (o.monotonic && !o.healthy(pod)) return acted ? "acted" : "wait";
+    }
+    for (const pod of o.condemned) {
+      if (terminating(pod)) {
+        if (o.monotonic) return acted ? "acted" : "wait";
+        continue;
+      }
+      // Only the first unhealthy pod may go while others are unhealthy (OrderedReady).
+      if (o.monotonic && !o.healthy(pod) && pod !== o.firstUnhealthy)
+        return acted ? "acted" : "wait";
+      await this.deleteOne(ctx, set, pod);
+      if (o.monotonic) return "acted";
+      acted = true;
+    }
+    return acted ? "acted" : "idle";
+  }
+
+  private partition(set: KObject): number {
+    const us = set.spec?.updateStrategy ?? {};
+    return us.type === "RollingUpdate" ? (us.rollingUpdate?.partition ?? 0) : 0;
+  }
+
+  /** Replace the highest-ordinal pod of an older revision, down to the partition, one at a time. */
+  private async rollingUpdate(
+    ctx: Ctx,
+    set: KObject,
+    o: {
+      slots: Map<number, KObject>;
+      start: number;
+      end: number;
+      rev: { update: string };
+      healthy: (p: KObject) => boolean;
+    },
+  ): Promise<Step> {
+    const floor = o.start + this.partition(set);
+    for (let ord = o.end - 1; ord >= floor; ord--) {
+      const pod = o.slots.get(ord);
+      if (!pod) return "wait";
+      if (revisionOf(pod) !== o.rev.update && !terminating(pod)) {
+        await this.deleteOne(ctx, set, pod);
+        return "acted";
+      }
+      if (!o.healthy(pod)) return "wait";
+    }
+    return "idle";
+  }
+
+  private async createOne(
+    ctx: Ctx,
+    set: KObject,
+    ordinal: number,
+    revision: string,
+    template: KObject,
+  ): Promise<boolean> {
+    const name = `${set.metadata.name}-${ordinal}`;
+    if (!(await this.ensureClaims(ctx, set, ordinal))) return false;
+    try {
+      await create(
+        ctx,
+        strategy("", "pods"),
+        set.metadata.namespace,
+        this.podFor(set, ordinal, revision, template),
+      );
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      await event(
+        ctx,
+        set,
+        "Warning",
+        "FailedCreate",
+        `create Pod ${name} in StatefulSet ${set.metadata.name} failed error: ${err.message}`,
+        COMPONENT,
+      );
+      // A pod of that name that is not ours, or a namespace going away: nothing to do now.
+      if (err.code === 409 || err.code === 403) return false;
+      throw err;
+    }
+    await event(
+      ctx,
+      set,
+      "Normal",
+      "SuccessfulCreate",
+      `create Pod ${name} in StatefulSet ${set.metadata.name} successful`,
+      COMPONENT,
+    );
+    return true;
+  }
+
+  private async deleteOne(ctx: Ctx, set: KObject, pod: KObject) {
+    await deletePod(ctx, pod);
+    await event(
+      ctx,
+      set,
+      "Normal",
+      "SuccessfulDelete",
+      `delete Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`,
+      COMPONENT,
+    );
+  }
+
+  /** createPersistentVolumeClaims: true once every claim of the ordinal exists (and stays). */
+  private async ensureClaims(ctx: Ctx, set: KObject, ordinal: number): Promise<boolean> {
+    const pvcs = strategy("", "persistentvolumeclaims");
+    const ns = set.metadata.namespace;
+    const retention = set.spec?.persistentVolumeClaimRetentionPolicy ?? {};
+    for (const claim of set.spec?.volumeClaimTemplates ?? []) {
+      const name = claimName(set, claim.metadata?.name ?? "", ordinal);
+      try {
+        const { object } = await get(ctx, pvcs, ns, name);
+        if (object.metadata.deletionTimestamp) return false;
+        continue;
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 404)) throw err;
+      }
+      const labels = { ...claim.metadata?.labels, ...set.spec?.selector?.matchLabels };
+      const body: KObject = {
+        metadata: {
+          name,
+          labels,
+          ...(claim.metadata?.annotations && { annotations: claim.metadata.annotations }),
+          // whenDeleted: Delete — the claim goes with the StatefulSet (garbage collection).
+          ...(retention.whenDeleted === "Delete" && {
+            ownerReferences: [{ ...controllerRefTo(set), controller: false }],
+          }),
+        },
+        spec: structuredClone(claim.spec ?? {}),
+      };
+      try {
+        await create(ctx, pvcs, ns, body);
+        await event(
+          ctx,
+          set,
+          "Normal",
+          "SuccessfulCreate",
+          `create Claim ${name} Pod ${set.metadata.name}-${ordinal} in StatefulSet ${set.metadata.name} success`,
+          COMPONENT,
+        );
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 409)) throw err;
+      }
+    }
+    return true;
+  }
+
+  /** whenScaled: Delete — claims of ordinals scaled away go once their pod has. */
+  private async dropScaledClaims(ctx: Ctx, set: KObject, end: number) {
+    if (set.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled !== "Delete") return;
+    const templates: string[] = (set.spec?.volumeClaimTemplates ?? []).map(
+      (c: KObject) => c.metadata?.name ?? "",
+    );
+    if (!templates.length) return;
+    const { rows } = await listObjects(ctx.db, {
+      resource: "persistentvolumeclaims",
+      namespace: set.metadata.namespace,
+    });
+    for (const row of rows) {
+      for (const t of templates) {
+        const m = new RegExp(`^${reEscape(t)}-${reEscape(set.metadata.name)}-(\\d+)$`).exec(
+          row.name,
+        );
+        if (!m || Number(m[1]) < end) continue;
+        const pvc = withRv(row.body, row.rv);
+        if (pvc.metadata.deletionTimestamp) continue;
+        await ignoreGone(
+          remove(ctx, strategy("", "persistentvolumeclaims"), set.metadata.namespace, row.name, {
+            preconditions: { uid: pvc.metadata.uid },
+          }),
+        );
+      }
+    }
+  }
+
+  /** newStatefulSetPod with its identity (name, hostname, subdomain) and storage. */
+  private podFor(set: KObject, ordinal: number, revision: string, template: KObject): KObject {
+    const t = structuredClone(template);
+    const meta = t.metadata ?? {};
+    const spec: KObject = t.spec ?? {};
+    const name = `${set.metadata.name}-${ordinal}`;
+    const claims: KObject[] = set.spec?.volumeClaimTemplates ?? [];
+    const claimed = new Set(claims.map((c) => c.metadata?.name));
+    spec.volumes = [
+      ...(spec.volumes ?? []).filter((v: KObject) => !claimed.has(v.name)),
+      ...claims.map((c) => ({
+        name: c.metadata?.name,
+        persistentVolumeClaim: { claimName: claimName(set, c.metadata?.name ?? "", ordinal) },
+      })),
+    ];
+    if (!spec.volumes.length) delete spec.volumes;
+    spec.hostname = name;
+    if (set.spec?.serviceName) spec.subdomain = set.spec.serviceName;
+    return {
+      metadata: {
+        name,
+        labels: {
+          ...meta.labels,
+          [POD_NAME_LABEL]: name,
+          [POD_INDEX_LABEL]: String(ordinal),
+          [REVISION_HASH]: revision,
+        },
+        ...(meta.annotations && { annotations: meta.annotations }),
+        ...(meta.finalizers && { finalizers: meta.finalizers }),
+        ownerReferences: [controllerRefTo(set)],
+      },
+      spec,
+    };
+  }
+
+  private async updateStatus(
+    ctx: Ctx,
+    set: KObject,
+    pods: KObject[],
+    rev: { update: string; current: string },
+    now: Date,
+  ) {
+    const minReady: number = set.spec?.minReadySeconds ?? 0;
+    let replicas = 0;
+    let ready = 0;
+    let available = 0;
+    let current = 0;
+    let updated = 0;
+    for (const p of pods) {
+      if (p.status?.phase) replicas++;
+      if (runningAndReady(p)) {
+        ready++;
+        if (isPodAvailable(p, minReady, now)) available++;
+      }
+      if (p.status?.phase && !terminating(p)) {
+        if (revisionOf(p) === rev.current) current++;
+        if (revisionOf(p) === rev.update) updated++;
+      }
+    }
+    let currentRevision = rev.current;
+    // completeRollingUpdate: every pod runs the update revision and is ready.
+    if (
+      set.spec?.updateStrategy?.type === "RollingUpdate" &&
+      updated === replicas &&
+      ready === replicas
+    ) {
+      currentRevision = rev.update;
+      current = updated;
+    }
+    const status: KObject = {
+      ...set.status,
+      observedGeneration: set.metadata.generation,
+      replicas,
+      availableReplicas: available,
+      currentRevision,
+      updateRevision: rev.update,
+      collisionCount: set.status?.collisionCount ?? 0,
+    };
+    const optional: [string, number][] = [
+      ["readyReplicas", ready],
+      ["currentReplicas", current],
+      ["updatedReplicas", updated],
+    ];
+    for (const [k, v] of optional) {
+      if (v) status[k] = v;
+      else delete status[k];
+    }
+    if (JSON.stringify(status) !== JSON.stringify(set.status ?? {}))
+      await writeStatus(ctx, strategy("apps", "statefulsets"), set, status);
+  }
+}
+
+const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -1,0 +1,223 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, eventually } from "./helpers.ts";
+import { type HollowNodeOptions, heartbeat, registerNode, syncPods } from "./hollow.ts";
+
+const DS = "/apis/apps/v1/namespaces/default/daemonsets";
+const PODS = "/api/v1/namespaces/default/pods";
+const merge = { "content-type": "application/merge-patch+json" };
+
+type Obj = any;
+
+const daemonSet = (name: string, podSpec: Obj = {}, spec: Obj = {}) => ({
+  apiVersion: "apps/v1",
+  kind: "DaemonSet",
+  metadata: { name },
+  spec: {
+    selector: { matchLabels: { ds: name } },
+    template: {
+      metadata: { labels: { ds: name } },
+      spec: { containers: [{ name: "agent", image: "agent:1" }], ...podSpec },
+    },
+    ...spec,
+  },
+});
+
+/** Nodes of one test carry its group label, so the DaemonSets of other tests skip them. */
+async function nodes(group: string, specs: Record<string, HollowNodeOptions>) {
+  for (const [name, o] of Object.entries(specs)) {
+    await registerNode(name, { ...o, labels: { group, ...o.labels } });
+    alive.add(name);
+  }
+  return Object.keys(specs);
+}
+
+const podsOf = async (name: string): Promise<Obj[]> =>
+  (await call("GET", `${PODS}?labelSelector=ds%3D${name}`)).body.items;
+const live = (pods: Obj[]) => pods.filter((p) => !p.metadata.deletionTimestamp);
+const placement = (pods: Obj[]) =>
+  live(pods)
+    .map((p) => p.spec.nodeName)
+    .sort();
+const getDs = async (name: string) => (await call("GET", `${DS}/${name}`)).body;
+
+/** One kubelet round on every node: heartbeats, pods Running and Ready, deletions confirmed. */
+async function kubelets(names: string[]) {
+  for (const n of names) {
+    await heartbeat(n);
+    await syncPods(n);
+  }
+}
+
+/**
+ * The hollow kubelets renew their Lease every second, as real ones do, so no node goes NotReady
+ * while a test waits (the Lease alone: a node status write would sweep every DaemonSet).
+ */
+const alive = new Set<string>();
+let beat: ReturnType<typeof setInterval> | undefined;
+beforeAll(() => {
+  beat = setInterval(() => {
+    const renewTime = new Date().toISOString().replace("Z", "000Z");
+    for (const n of alive)
+      call(
+        "PATCH",
+        `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n}`,
+        { spec: { renewTime } },
+        {
+          "content-type": "application/merge-patch+json",
+        },
+      ).catch(() => undefined);
+  }, 1000);
+});
+afterAll(() => clearInterval(beat));
+
+describe("DaemonSet", { timeout: 30_000 }, () => {
+  it("runs one pod per node, bound to it, following nodes as they come and go", async () => {
+    const names = await nodes("a", { "a-1": {}, "a-2": {} });
+    await call("POST", DS, daemonSet("agent", { nodeSelector: { group: "a" } }));
+    const pods = await eventually(async () => {
+      const p = await podsOf("agent");
+      return p.length === 2 && p;
+    });
+    expect(placement(pods)).toEqual(["a-1", "a-2"]);
+    const pod = pods.find((p: Obj) => p.spec.nodeName === "a-1");
+    expect(pod.metadata.ownerReferences[0]).toMatchObject({ kind: "DaemonSet", name: "agent" });
+    expect(pod.metadata.labels["controller-revision-hash"]).toMatch(/^[a-z0-9]+$/);
+    expect(pod.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution).toEqual({
+      nodeSelectorTerms: [
+        { matchFields: [{ key: "metadata.name", operator: "In", values: ["a-1"] }] },
+      ],
+    });
+    const tolerated = pod.spec.tolerations.map((t: Obj) => `${t.key}:${t.effect}`);
+    for (const t of [
+      "node.kubernetes.io/not-ready:NoExecute",
+      "node.kubernetes.io/unreachable:NoExecute",
+      "node.kubernetes.io/unschedulable:NoSchedule",
+      "node.kubernetes.io/disk-pressure:NoSchedule",
+    ])
+      expect(tolerated).toContain(t);
+
+    const ready = await eventually(async () => {
+      await kubelets(names);
+      const ds = await getDs("agent");
+      return ds.status?.numberAvailable === 2 && ds;
+    });
+    expect(ready.status).toMatchObject({
+      desiredNumberScheduled: 2,
+      currentNumberScheduled: 2,
+      numberReady: 2,
+      updatedNumberScheduled: 2,
+      numberMisscheduled: 0,
+      observedGeneration: 1,
+    });
+    expect(ready.status.numberUnavailable).toBeUndefined();
+
+    // A new node gets a pod; a deleted node's pod goes.
+    names.push(...(await nodes("a", { "a-3": {} })));
+    await eventually(async () => placement(await podsOf("agent")).join() === "a-1,a-2,a-3");
+    alive.delete("a-2");
+    await call("DELETE", "/api/v1/nodes/a-2");
+    await eventually(async () => placement(await podsOf("agent")).join() === "a-1,a-3");
+    await eventually(async () => (await getDs("agent")).status?.desiredNumberScheduled === 2);
+  });
+
+  it("honours affinity and taints, keeps pods on NoSchedule, leaves on NoExecute", async () => {
+    const names = await nodes("b", {
+      "b-plain": {},
+      "b-tolerated": { taints: [{ key: "tolerated", value: "yes", effect: "NoExecute" }] },
+      "b-tainted": { taints: [{ key: "dedicated", value: "db", effect: "NoSchedule" }] },
+      "b-excluded": { labels: { zone: "excluded" } },
+      "b-cordoned": { taints: [{ key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" }] },
+    });
+    const affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [
+            {
+              matchExpressions: [
+                { key: "group", operator: "In", values: ["b"] },
+                { key: "zone", operator: "NotIn", values: ["excluded"] },
+              ],
+            },
+          ],
+        },
+      },
+    };
+    await call(
+      "POST",
+      DS,
+      daemonSet("picky", { affinity, tolerations: [{ key: "tolerated", operator: "Exists" }] }),
+    );
+    await eventually(async () => {
+      await kubelets(names);
+      const ds = await getDs("picky");
+      return ds.status?.numberReady === 3;
+    });
+    expect(placement(await podsOf("picky"))).toEqual(["b-cordoned", "b-plain", "b-tolerated"]);
+
+    // A new NoSchedule taint lets the running pod stay (misscheduled now); NoExecute evicts it.
+    const taint = (effect: string) => ({ spec: { taints: [{ key: "gone", effect }] } });
+    await call("PATCH", "/api/v1/nodes/b-plain", taint("NoSchedule"), merge);
+    const misplaced = await eventually(async () => {
+      const ds = await getDs("picky");
+      return ds.status?.numberMisscheduled === 1 && ds;
+    });
+    expect(misplaced.status.desiredNumberScheduled).toBe(2);
+    expect(placement(await podsOf("picky"))).toContain("b-plain");
+    await call("PATCH", "/api/v1/nodes/b-plain", taint("NoExecute"), merge);
+    await eventually(async () => {
+      await kubelets(names);
+      return placement(await podsOf("picky")).join() === "b-cordoned,b-tolerated";
+    });
+  });
+
+  it("rolls a new template out node by node within maxUnavailable", async () => {
+    const names = await nodes("c", { "c-1": {}, "c-2": {}, "c-3": {} });
+    await call("POST", DS, daemonSet("roll", { nodeSelector: { group: "c" } }));
+    const before = await eventually(async () => {
+      await kubelets(names);
+      const ds = await getDs("roll");
+      return ds.status?.numberAvailable === 3 && ds;
+    });
+    const oldHash = (await podsOf("roll"))[0].metadata.labels["controller-revision-hash"];
+    expect(before.status.updatedNumberScheduled).toBe(3);
+
+    const image = {
+      spec: { template: { spec: { containers: [{ name: "agent", image: "agent:2" }] } } },
+    };
+    const patched = await call("PATCH", `${DS}/roll`, image, {
+      "content-type": "application/strategic-merge-patch+json",
+    });
+    expect(patched.status).toBe(200);
+    let fewest = 3;
+    const done = await eventually(async () => {
+      await kubelets(names);
+      const pods = await podsOf("roll");
+      const serving = new Set(
+        live(pods)
+          .filter((p) =>
+            (p.status?.conditions ?? []).some(
+              (c: Obj) => c.type === "Ready" && c.status === "True",
+            ),
+          )
+          .map((p) => p.spec.nodeName),
+      );
+      fewest = Math.min(fewest, serving.size);
+      const ds = await getDs("roll");
+      const fresh = live(pods).filter((p) => p.spec.containers[0].image === "agent:2");
+      return (
+        fresh.length === 3 &&
+        pods.length === 3 &&
+        ds.status?.updatedNumberScheduled === 3 &&
+        ds.status?.numberAvailable === 3 &&
+        ds
+      );
+    }, 20_000);
+    expect(fewest).toBeGreaterThanOrEqual(2);
+    expect(done.status.observedGeneration).toBe(2);
+    const hashes = new Set(
+      (await podsOf("roll")).map((p: Obj) => p.metadata.labels["controller-revision-hash"]),
+    );
+    expect([...hashes]).toHaveLength(1);
+    expect(hashes.has(oldHash)).toBe(false);
+  }, 30_000);
+});
