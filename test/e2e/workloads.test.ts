@@ -1,0 +1,133 @@
+// Workloads end to end: real kubectl against the control plane's controllers, with hollow nodes
+// (test/hollow) playing the kubelets.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HollowNodes } from "../hollow/hollow-nodes.ts";
+import { type Cluster, eventually, startCluster } from "./cluster.ts";
+
+const NS = "shop";
+const deployment = (image: string, replicas = 3) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: ${NS}
+spec:
+  replicas: ${replicas}
+  selector:
+    matchLabels: {app: web}
+  strategy:
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: ${image}
+        resources:
+          requests: {cpu: 100m, memory: 64Mi}
+`;
+
+describe("workloads with kubectl and hollow nodes", () => {
+  let cluster: Cluster;
+  let nodes: HollowNodes;
+  const k = (args: string[], input?: string) => cluster.kubectl(["-n", NS, ...args], { input });
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    nodes = new HollowNodes({ server: cluster.server, token: cluster.token, renewSeconds: 2 });
+    await nodes.register([{ name: "node-1" }, { name: "node-2" }, { name: "node-3" }]);
+    nodes.start();
+    await cluster.kubectl(["create", "namespace", NS]);
+  });
+
+  afterAll(async () => {
+    await nodes?.close();
+    await cluster?.destroy();
+  });
+
+  it("rolls out, shows history, undoes, restarts and scales", async () => {
+    await k(["apply", "-f", "-"], deployment("registry.local/web:1"));
+    const status = await k(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    expect(status).toContain('deployment "web" successfully rolled out');
+
+    await k(["set", "image", "deployment/web", "web=registry.local/web:2"]);
+    await k(["annotate", "deployment/web", "kubernetes.io/change-cause=image 2", "--overwrite"]);
+    await k(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    const history = await k(["rollout", "history", "deployment/web"]);
+    expect(history).toMatch(/REVISION\s+CHANGE-CAUSE/);
+    expect(history).toMatch(/\n1\s+/);
+    expect(history).toMatch(/\n2\s+image 2/);
+
+    await k(["rollout", "undo", "deployment/web"]);
+    await k(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    const image = await k([
+      "get",
+      "deployment",
+      "web",
+      "-o",
+      "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    expect(image).toBe("registry.local/web:1");
+
+    await k(["rollout", "restart", "deployment/web"]);
+    await k(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    const restarted = await k([
+      "get",
+      "pods",
+      "-l",
+      "app=web",
+      "-o",
+      "jsonpath={.items[*].metadata.annotations}",
+    ]);
+    expect(restarted).toContain("kubectl.kubernetes.io/restartedAt");
+
+    await k(["scale", "deployment/web", "--replicas=5"]);
+    await k(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    const ready = await k(["get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}"]);
+    expect(ready).toBe("5");
+    const table = await k(["get", "deployment", "web"]);
+    expect(table).toMatch(/web\s+5\/5\s+5\s+5\s+/);
+  });
+
+  it("describe shows Events and get events lists what the controllers did", async () => {
+    const described = await k(["describe", "deployment", "web"]);
+    expect(described).toContain("Events:");
+    expect(described).toMatch(/ScalingReplicaSet\s+.*Scaled up replica set web-/);
+    const pod = (
+      await k(["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}"])
+    ).trim();
+    const podDescribed = await k(["describe", "pod", pod]);
+    expect(podDescribed).toMatch(/Scheduled\s+.*Successfully assigned shop\/web-/);
+    const events = await k(["get", "events"]);
+    expect(events).toMatch(/LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE/);
+    expect(events).toContain("SuccessfulCreate");
+  });
+
+  it("cordon keeps new pods away; drain evicts a node's pods and they come back elsewhere", async () => {
+    await cluster.kubectl(["cordon", "node-1"]);
+    const nodesTable = await cluster.kubectl(["get", "node", "node-1"]);
+    expect(nodesTable).toContain("SchedulingDisabled");
+    const drained = await cluster.kubectl([
+      "drain",
+      "node-1",
+      "--ignore-daemonsets",
+      "--timeout=90s",
+    ]);
+    expect(drained).toContain("node/node-1 drained");
+    await eventually(async () => {
+      const where = await k([
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[*].spec.nodeName}",
+      ]);
+      const placed = where.split(" ").filter(Boolean);
+      return placed.length === 5 && !placed.includes("node-1");
+    }, 90_000);
+    await k(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    await cluster.kubectl(["uncordon", "node-1"]);
+    expect(await cluster.kubectl(["get", "node", "node-1"])).not.toContain("SchedulingDisabled");
+  });
+});

@@ -1,0 +1,514 @@
+// Hollow nodes for Node.js (as kubemark and KWOK): any number of kubelets that exist only as API
+// clients of a running control plane, over its public HTTPS API with a bearer token. They
+// register Nodes with capacity, renew their Leases every 10 s, watch the pods bound to them and
+// move those to Running/Ready (or fail them on request), confirm deletions, and stop
+// heartbeating on request. One pod watch and one keep-alive connection pool serve every node,
+// and writes go through a bounded queue, so a thousand nodes cost little.
+import { Agent, request } from "node:https";
+
+export interface HollowNodeSpec {
+  name: string;
+  cpu?: string;
+  memory?: string;
+  pods?: string;
+  labels?: Record<string, string>;
+  taints?: { key: string; value?: string; effect: string }[];
+  /** Register cordoned (spec.unschedulable). */
+  unschedulable?: boolean;
+}
+
+export interface HollowOptions {
+  server: string;
+  token: string;
+  /** Seconds between Lease renewals (the kubelet's 10 s). */
+  renewSeconds?: number;
+  /** Writes in flight at most. */
+  concurrency?: number;
+  /** Pods for which this returns "Succeeded" or "Failed" end that way instead of running. */
+  outcome?: (pod: Pod) => "Succeeded" | "Failed" | undefined;
+  /** Pods for which this returns false run but are not Ready. */
+  ready?: (pod: Pod) => boolean;
+  /** Leave pods as they are (only register, renew Leases and count bindings). */
+  runPods?: boolean;
+}
+
+/** Pods are plain JSON here. */
+export type Pod = any;
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+const LEASE_NS = "kube-node-lease";
+const merge = "application/merge-patch+json";
+const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
+const microNow = () => new Date().toISOString().replace("Z", "000Z");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class HollowNodes {
+  private readonly url: URL;
+  private readonly agent: Agent;
+  private readonly opts: Required<Omit<HollowOptions, "outcome" | "ready">> &
+    Pick<HollowOptions, "outcome" | "ready">;
+  /** Our nodes: name → whether its kubelet is alive. */
+  private readonly nodes = new Map<string, boolean>();
+  private readonly nextRenew = new Map<string, number>();
+  /** Pods bound to our nodes, latest version seen, by namespace/name. */
+  private readonly pods = new Map<string, Pod>();
+  /** uids of pods ever seen bound to one of our nodes. */
+  private readonly bound = new Set<string>();
+  private readonly failing = new Map<string, string>();
+  private readonly queued = new Set<string>();
+  private readonly queue: string[] = [];
+  private readonly boundListeners = new Set<(count: number) => void>();
+  private inflight = 0;
+  private closed = false;
+  private renewTimer?: NodeJS.Timeout;
+  private watchReq?: ReturnType<typeof request>;
+  private watching?: Promise<void>;
+  private ip = 0;
+
+  constructor(opts: HollowOptions) {
+    this.opts = {
+      renewSeconds: 10,
+      concurrency: 32,
+      runPods: true,
+      ...opts,
+    };
+    this.url = new URL(opts.server);
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: this.opts.concurrency + 8,
+      rejectUnauthorized: false,
+    });
+  }
+
+  /** How many distinct pods have been seen bound to these nodes. */
+  get boundCount(): number {
+    return this.bound.size;
+  }
+
+  /** Call `fn` with the bound count whenever it grows. */
+  onBound(fn: (count: number) => void): () => void {
+    this.boundListeners.add(fn);
+    return () => this.boundListeners.delete(fn);
+  }
+
+  /** Resolves once at least `n` pods have been seen bound to these nodes. */
+  waitForBound(n: number, timeoutMs = 600_000): Promise<number> {
+    if (this.bound.size >= n) return Promise.resolve(this.bound.size);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`only ${this.bound.size}/${n} pods bound after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.onBound((count) => {
+        if (count < n) return;
+        clearTimeout(timer);
+        off();
+        resolve(count);
+      });
+    });
+  }
+
+  /** Register nodes (Node with capacity and a Ready condition, plus its Lease). */
+  async register(specs: HollowNodeSpec[]): Promise<void> {
+    await this.each(specs, async (s) => {
+      const resources = { cpu: s.cpu ?? "4", memory: s.memory ?? "8Gi", pods: s.pods ?? "110" };
+      const node = await this.call("POST", "/api/v1/nodes", {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: {
+          name: s.name,
+          labels: { "kubernetes.io/hostname": s.name, "kubernetes.io/os": "linux", ...s.labels },
+        },
+        spec: { taints: s.taints, unschedulable: s.unschedulable || undefined },
+        status: {
+          capacity: resources,
+          allocatable: resources,
+          conditions: [readyCondition()],
+          addresses: [{ type: "Hostname", address: s.name }],
+          nodeInfo: {
+            kubeletVersion: "v1.32.0-hollow",
+            containerRuntimeVersion: "hollow://1.0",
+            osImage: "hollow",
+            kernelVersion: "0",
+            operatingSystem: "linux",
+            architecture: "amd64",
+          },
+        },
+      });
+      if (node.status !== 201 && node.status !== 409)
+        throw new Error(`register ${s.name}: ${node.status} ${node.body.slice(0, 300)}`);
+      const lease = await this.call(
+        "POST",
+        `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NS}/leases`,
+        {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name: s.name },
+          spec: { holderIdentity: s.name, leaseDurationSeconds: 40, renewTime: microNow() },
+        },
+      );
+      if (lease.status !== 201 && lease.status !== 409)
+        throw new Error(`lease ${s.name}: ${lease.status} ${lease.body.slice(0, 300)}`);
+      this.nodes.set(s.name, true);
+      // Spread renewals evenly over the period.
+      this.nextRenew.set(s.name, Date.now() + Math.random() * this.opts.renewSeconds * 1000);
+    });
+  }
+
+  /** Begin renewing Leases and running pods. */
+  start(): void {
+    this.renewTimer ??= setInterval(() => this.renewDue(), 100);
+    this.watching ??= this.watchLoop();
+  }
+
+  /** The kubelet of `name` dies: no more Lease renewals, pods left as they are. */
+  stop(name: string): void {
+    if (this.nodes.has(name)) this.nodes.set(name, false);
+  }
+
+  /** The kubelet of `name` comes back: it posts Ready, renews its Lease and syncs its pods. */
+  async resume(name: string): Promise<void> {
+    if (!this.nodes.has(name)) return;
+    this.nodes.set(name, true);
+    await this.call(
+      "PATCH",
+      `/api/v1/nodes/${name}/status`,
+      {
+        status: { conditions: [readyCondition()] },
+      },
+      "application/strategic-merge-patch+json",
+    );
+    await this.renew(name);
+    for (const [key, pod] of this.pods) if (pod.spec?.nodeName === name) this.enqueue(key);
+  }
+
+  /** Make a pod on one of these nodes fail (its container exits 1). */
+  fail(namespace: string, name: string, reason = "Error"): void {
+    const key = `${namespace}/${name}`;
+    this.failing.set(key, reason);
+    if (this.pods.has(key)) this.enqueue(key);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.watchReq?.destroy();
+    await this.watching?.catch(() => {});
+    while (this.inflight > 0) await sleep(20);
+    this.agent.destroy();
+  }
+
+  // -------------------------------------------------------------------------
+  // Leases
+
+  private renewDue() {
+    const t = Date.now();
+    for (const [name, due] of this.nextRenew) {
+      if (due > t || !this.nodes.get(name)) continue;
+      this.nextRenew.set(name, t + this.opts.renewSeconds * 1000);
+      void this.renew(name).catch(() => {
+        // Try again soon; the grace period is several renewals long.
+        this.nextRenew.set(name, Date.now() + 1000);
+      });
+    }
+  }
+
+  private async renew(name: string) {
+    const r = await this.write(() =>
+      this.call(
+        "PATCH",
+        `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NS}/leases/${name}`,
+        { spec: { renewTime: microNow() } },
+        merge,
+      ),
+    );
+    if (r.status >= 300) throw new Error(`renew ${name}: ${r.status}`);
+  }
+
+  // -------------------------------------------------------------------------
+  // Pods
+
+  private async watchLoop() {
+    let backoff = 200;
+    while (!this.closed) {
+      try {
+        const rv = await this.listBound();
+        await this.watchFrom(rv);
+        backoff = 200;
+      } catch (err) {
+        if (this.closed) return;
+        console.warn(`hollow nodes: pod watch: ${(err as Error).message}`);
+        await sleep(backoff);
+        backoff = Math.min(5000, backoff * 2);
+      }
+    }
+  }
+
+  /** List bound pods page by page; returns the list's resourceVersion. */
+  private async listBound(): Promise<string> {
+    let cont = "";
+    let rv = "";
+    const seen = new Set<string>();
+    for (;;) {
+      const q = `fieldSelector=${encodeURIComponent("spec.nodeName!=")}&limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`;
+      const r = await this.call("GET", `/api/v1/pods?${q}`);
+      if (r.status !== 200) throw new Error(`list pods: ${r.status} ${r.body.slice(0, 200)}`);
+      const list = JSON.parse(r.body);
+      rv ||= list.metadata.resourceVersion;
+      for (const pod of list.items) {
+        seen.add(keyOf(pod));
+        this.observe(pod);
+      }
+      cont = list.metadata.continue ?? "";
+      if (!cont) break;
+    }
+    for (const key of this.pods.keys()) if (!seen.has(key)) this.pods.delete(key);
+    return rv;
+  }
+
+  private watchFrom(rv: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const q = `watch=1&allowWatchBookmarks=true&resourceVersion=${rv}&fieldSelector=${encodeURIComponent("spec.nodeName!=")}`;
+      const req = request(
+        {
+          agent: false,
+          host: this.url.hostname,
+          port: this.url.port,
+          method: "GET",
+          path: `/api/v1/pods?${q}`,
+          rejectUnauthorized: false,
+          headers: { authorization: `Bearer ${this.opts.token}`, accept: "application/json" },
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new Error(`watch pods: ${res.statusCode}`));
+            return;
+          }
+          let buf = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            buf += chunk;
+            let nl = buf.indexOf("\n");
+            while (nl >= 0) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              nl = buf.indexOf("\n");
+              if (!line.trim()) continue;
+              const ev = JSON.parse(line);
+              if (ev.type === "ERROR") {
+                req.destroy();
+                reject(new Error(`watch pods: ${ev.object?.message ?? "error"}`));
+                return;
+              }
+              if (ev.type === "BOOKMARK") continue;
+              if (ev.type === "DELETED") this.pods.delete(keyOf(ev.object));
+              else this.observe(ev.object);
+            }
+          });
+          res.on("end", resolve);
+          res.on("error", reject);
+        },
+      );
+      req.on("error", (err) => (this.closed ? resolve() : reject(err)));
+      req.end();
+      this.watchReq = req;
+    });
+  }
+
+  private observe(pod: Pod) {
+    const node = pod.spec?.nodeName;
+    const key = keyOf(pod);
+    if (!node || !this.nodes.has(node)) {
+      this.pods.delete(key);
+      return;
+    }
+    this.pods.set(key, pod);
+    const uid = pod.metadata.uid;
+    if (!this.bound.has(uid)) {
+      this.bound.add(uid);
+      for (const fn of this.boundListeners) fn(this.bound.size);
+    }
+    if (this.opts.runPods) this.enqueue(key);
+  }
+
+  private enqueue(key: string) {
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.queue.push(key);
+    this.pump();
+  }
+
+  private pump() {
+    while (this.inflight < this.opts.concurrency && this.queue.length && !this.closed) {
+      const key = this.queue.shift() as string;
+      this.queued.delete(key);
+      this.inflight++;
+      this.sync(key)
+        .catch((err) => console.warn(`hollow nodes: ${key}: ${(err as Error).message}`))
+        .finally(() => {
+          this.inflight--;
+          this.pump();
+        });
+    }
+  }
+
+  /** One kubelet sync of one pod: confirm its deletion, or bring its status where it belongs. */
+  private async sync(key: string) {
+    const pod = this.pods.get(key);
+    if (!pod || !this.nodes.get(pod.spec.nodeName)) return;
+    const path = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
+    if (pod.metadata.deletionTimestamp) {
+      await this.call("DELETE", path, {
+        apiVersion: "v1",
+        kind: "DeleteOptions",
+        gracePeriodSeconds: 0,
+        preconditions: { uid: pod.metadata.uid },
+      });
+      return;
+    }
+    const phase = pod.status?.phase;
+    if (phase === "Succeeded" || phase === "Failed") return;
+    const failure = this.failing.get(key);
+    const outcome = failure ? "Failed" : this.opts.outcome?.(pod);
+    const ready = !outcome && (this.opts.ready ? this.opts.ready(pod) : true);
+    const want = outcome ?? "Running";
+    const readyNow =
+      (pod.status?.conditions ?? []).find((c: Pod) => c.type === "Ready")?.status === "True";
+    if (phase === want && readyNow === ready) return;
+    const status = podStatus(pod, want, ready, failure, () => this.nextIp());
+    const r = await this.call("PATCH", `${path}/status`, { status }, merge);
+    if (r.status >= 300 && r.status !== 404)
+      throw new Error(`status: ${r.status} ${r.body.slice(0, 200)}`);
+    if (failure) this.failing.delete(key);
+  }
+
+  private nextIp() {
+    const n = this.ip++;
+    return `10.42.${(n >> 8) & 255}.${n & 255 || 1}`;
+  }
+
+  // -------------------------------------------------------------------------
+  // HTTP
+
+  /** Run `fn` within the write concurrency limit. */
+  private async write<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.inflight >= this.opts.concurrency) await sleep(5);
+    this.inflight++;
+    try {
+      return await fn();
+    } finally {
+      this.inflight--;
+      this.pump();
+    }
+  }
+
+  private async each<T>(items: T[], fn: (t: T) => Promise<void>) {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(this.opts.concurrency, items.length) }, async () => {
+        while (next < items.length) await fn(items[next++]);
+      }),
+    );
+  }
+
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = "application/json",
+  ): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const req = request(
+        {
+          agent: this.agent,
+          host: this.url.hostname,
+          port: this.url.port,
+          method,
+          path,
+          headers: {
+            authorization: `Bearer ${this.opts.token}`,
+            accept: "application/json",
+            "user-agent": "hollow-kubelet/1.0",
+            ...(data
+              ? { "content-type": contentType, "content-length": Buffer.byteLength(data) }
+              : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          );
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(data);
+    });
+  }
+}
+
+const keyOf = (pod: Pod) => `${pod.metadata.namespace}/${pod.metadata.name}`;
+
+function readyCondition() {
+  return {
+    type: "Ready",
+    status: "True",
+    reason: "KubeletReady",
+    message: "kubelet is posting ready status",
+    lastHeartbeatTime: now(),
+    lastTransitionTime: now(),
+  };
+}
+
+function podStatus(
+  pod: Pod,
+  phase: string,
+  ready: boolean,
+  reason: string | undefined,
+  ip: () => string,
+) {
+  const t = now();
+  const r = ready ? "True" : "False";
+  const terminated = phase !== "Running";
+  const podIP = pod.status?.podIP ?? ip();
+  return {
+    phase,
+    hostIP: "192.0.2.1",
+    podIP,
+    podIPs: [{ ip: podIP }],
+    startTime: pod.status?.startTime ?? t,
+    conditions: [
+      { type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: t },
+      { type: "Initialized", status: "True", lastProbeTime: null, lastTransitionTime: t },
+      { type: "ContainersReady", status: r, lastProbeTime: null, lastTransitionTime: t },
+      { type: "Ready", status: r, lastProbeTime: null, lastTransitionTime: t },
+    ],
+    containerStatuses: (pod.spec.containers ?? []).map((c: Pod) => ({
+      name: c.name,
+      image: c.image,
+      imageID: `hollow://${c.image}`,
+      containerID: `hollow://${pod.metadata.uid}/${c.name}`,
+      ready: ready && !terminated,
+      started: !terminated,
+      restartCount: 0,
+      state: terminated
+        ? {
+            terminated: {
+              exitCode: phase === "Succeeded" ? 0 : 1,
+              reason: phase === "Succeeded" ? "Completed" : (reason ?? "Error"),
+              startedAt: t,
+              finishedAt: t,
+            },
+          }
+        : { running: { startedAt: t } },
+    })),
+  };
+}
