@@ -1,5 +1,13 @@
-// `npm run bench`: every benchmark, printing figures.
+// `npm run bench`: every benchmark, printing figures. `npm run bench -- api` runs one.
 import { benchApi } from "./api.ts";
+import { benchDeployment } from "./deployment.ts";
 
-await benchApi();
+const benches: Record<string, () => Promise<void>> = {
+  api: benchApi,
+  deployment: benchDeployment,
+};
+
+const only = process.argv.slice(2);
+for (const [name, run] of Object.entries(benches))
+  if (!only.length || only.includes(name)) await run();
 process.exit(0);

@@ -45,17 +45,18 @@ export async function closedLoop(
   return summarize(samples, performance.now() - start);
 }
 
-/** Start `op(i)` at a fixed rate for `seconds`, whatever the replies do (an open loop). */
+/** Start `op(i)` at a fixed rate for `seconds` (or until `stop()`), whatever the replies do. */
 export async function openLoop(
   rate: number,
   seconds: number,
   op: (i: number) => Promise<void>,
+  stop: () => boolean = () => false,
 ): Promise<Summary> {
   const samples: number[] = [];
   const inflight: Promise<void>[] = [];
   const start = performance.now();
   const total = rate * seconds;
-  for (let i = 0; i < total; i++) {
+  for (let i = 0; i < total && !stop(); i++) {
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
