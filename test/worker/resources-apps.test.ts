@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { call } from "./helpers.ts";
 
+/** Controllers write these objects too: writes here name no resourceVersion (never stale). */
+const putUnpinned = (path: string, body: any) =>
+  call("PUT", path, { ...body, metadata: { ...body.metadata, resourceVersion: undefined } });
+
 const NS = "/namespaces/default";
 const DEPLOY = `/apis/apps/v1${NS}/deployments`;
 const RS = `/apis/apps/v1${NS}/replicasets`;
@@ -114,7 +118,7 @@ describe("Deployment", () => {
     const next = structuredClone(created.body);
     next.spec.selector = { matchLabels: { app: "moved" } };
     next.spec.template.metadata.labels = { app: "moved" };
-    const r = await call("PUT", `${DEPLOY}/immut`, next);
+    const r = await putUnpinned(`${DEPLOY}/immut`, next);
     expect(r.status).toBe(422);
     expect(r.body.message).toBe(
       'Deployment.apps "immut" is invalid: spec.selector: Invalid value: {"matchLabels":{"app":"moved"}}: field is immutable',
@@ -128,14 +132,14 @@ describe("Deployment", () => {
       metadata: { ...o.metadata, resourceVersion: undefined },
     });
     const created = await call("POST", DEPLOY, deployment("gen"));
-    const scaled = await call("PUT", `${DEPLOY}/gen`, {
+    const scaled = await putUnpinned(`${DEPLOY}/gen`, {
       ...unpinned(created.body),
       spec: { ...created.body.spec, replicas: 3 },
     });
     expect(scaled.status).toBe(200);
     expect(scaled.body.metadata.generation).toBe(2);
     const status = { replicas: 3, readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2 };
-    const st = await call("PUT", `${DEPLOY}/gen/status`, {
+    const st = await putUnpinned(`${DEPLOY}/gen/status`, {
       ...unpinned(scaled.body),
       spec: { ...scaled.body.spec, replicas: 9 },
       status,
@@ -145,14 +149,14 @@ describe("Deployment", () => {
     expect(st.body.spec.replicas).toBe(3);
     expect(st.body.status).toEqual(status);
     // A spec write keeps the status (whatever the controller last wrote), never the one sent.
-    const relabel = await call("PUT", `${DEPLOY}/gen`, {
+    const relabel = await putUnpinned(`${DEPLOY}/gen`, {
       ...unpinned(st.body),
       metadata: { ...st.body.metadata, resourceVersion: undefined, labels: { tier: "web" } },
       status: {},
     });
     expect(relabel.body.metadata.generation).toBe(2);
     expect(relabel.body.status).not.toEqual({});
-    const badStatus = await call("PUT", `${DEPLOY}/gen/status`, {
+    const badStatus = await putUnpinned(`${DEPLOY}/gen/status`, {
       ...unpinned(relabel.body),
       status: { replicas: 1, readyReplicas: 2 },
     });
@@ -245,13 +249,13 @@ describe("ReplicaSet, StatefulSet, DaemonSet", () => {
       spec: { volumeMode: "Filesystem" },
       status: { phase: "Pending" },
     });
-    const scaled = await call("PUT", `${STS}/db`, {
+    const scaled = await putUnpinned(`${STS}/db`, {
       ...r.body,
       spec: { ...r.body.spec, replicas: 3, minReadySeconds: 5 },
     });
     expect(scaled.status).toBe(200);
     expect(scaled.body.metadata.generation).toBe(2);
-    const renamed = await call("PUT", `${STS}/db`, {
+    const renamed = await putUnpinned(`${STS}/db`, {
       ...scaled.body,
       spec: { ...scaled.body.spec, serviceName: "other" },
     });
@@ -291,12 +295,12 @@ describe("ReplicaSet, StatefulSet, DaemonSet", () => {
     expect(r.body.metadata.annotations["deprecated.daemonset.template.generation"]).toBe("1");
     const next = structuredClone(r.body);
     next.spec.template.spec.containers[0].image = "nginx:1.26";
-    const updated = await call("PUT", `${DS}/agent`, next);
+    const updated = await putUnpinned(`${DS}/agent`, next);
     expect(updated.body.metadata.annotations["deprecated.daemonset.template.generation"]).toBe("2");
     expect(updated.body.metadata.generation).toBe(2);
     const both = structuredClone(updated.body);
     both.spec.updateStrategy.rollingUpdate = { maxUnavailable: 1, maxSurge: 1 };
-    const bad = await call("PUT", `${DS}/agent`, both);
+    const bad = await putUnpinned(`${DS}/agent`, both);
     expect(bad.body.message).toContain(
       "spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: may not be set when maxUnavailable is non-zero",
     );
@@ -417,22 +421,22 @@ describe("Job", () => {
     const running = await call("POST", JOBS, job("run"));
     const changed = structuredClone(running.body);
     changed.spec.template.spec.containers[0].image = "busybox";
-    const r = await call("PUT", `${JOBS}/run`, changed);
+    const r = await putUnpinned(`${JOBS}/run`, changed);
     expect(r.status).toBe(422);
     expect(r.body.message).toMatch(
       /^Job.batch "run" is invalid: spec.template: Invalid value: \{.*\}: field is immutable$/,
     );
     const hinted = structuredClone(running.body);
     hinted.spec.template.spec.nodeSelector = { zone: "a" };
-    expect((await call("PUT", `${JOBS}/run`, hinted)).status).toBe(422);
+    expect((await putUnpinned(`${JOBS}/run`, hinted)).status).toBe(422);
 
     const suspended = await call("POST", JOBS, job("later", { suspend: true }));
     const moved = structuredClone(suspended.body);
     moved.spec.template.spec.nodeSelector = { zone: "a" };
-    const ok = await call("PUT", `${JOBS}/later`, moved);
+    const ok = await putUnpinned(`${JOBS}/later`, moved);
     expect(ok.status).toBe(200);
     expect(ok.body.metadata.generation).toBe(2);
-    const resumed = await call("PUT", `${JOBS}/later`, {
+    const resumed = await putUnpinned(`${JOBS}/later`, {
       ...ok.body,
       spec: { ...ok.body.spec, suspend: false },
     });
@@ -567,7 +571,7 @@ describe("Lease, EndpointSlice, Ingress", () => {
     expect(r.status).toBe(201);
     expect(r.body.metadata.generation).toBe(1);
     expect(r.body.ports).toEqual([{ port: 8080, name: "", protocol: "TCP" }]);
-    const changed = await call("PUT", `${SLICES}/web-abc`, {
+    const changed = await putUnpinned(`${SLICES}/web-abc`, {
       ...r.body,
       addressType: "IPv6",
       endpoints: [],
@@ -576,7 +580,7 @@ describe("Lease, EndpointSlice, Ingress", () => {
     expect(changed.body.message).toContain(
       'addressType: Invalid value: "IPv6": field is immutable',
     );
-    const moved = await call("PUT", `${SLICES}/web-abc`, {
+    const moved = await putUnpinned(`${SLICES}/web-abc`, {
       ...r.body,
       endpoints: [{ addresses: ["10.42.0.6"] }],
     });

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { call } from "./helpers.ts";
 
+/** Controllers write these objects too: writes here name no resourceVersion (never stale). */
+const putUnpinned = (path: string, body: any) =>
+  call("PUT", path, { ...body, metadata: { ...body.metadata, resourceVersion: undefined } });
+
 const TABLE = { accept: "application/json;as=Table;v=v1;g=meta.k8s.io" };
 const NS = "/api/v1/namespaces/default";
 
@@ -174,7 +178,7 @@ describe("pods", () => {
     delete cur.metadata.resourceVersion;
     const changed = structuredClone(cur);
     changed.spec.containers[0].command = ["sleep", "20"];
-    const refused = await call("PUT", `${NS}/pods/p-upd`, changed);
+    const refused = await putUnpinned(`${NS}/pods/p-upd`, changed);
     expect(refused.status).toBe(422);
     expect(refused.body.message).toContain(
       'Pod "p-upd" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
@@ -183,7 +187,7 @@ describe("pods", () => {
     const image = structuredClone(cur);
     image.spec.containers[0].image = "busybox:1.37";
     image.metadata.labels = { tier: "x" };
-    const ok = await call("PUT", `${NS}/pods/p-upd`, image);
+    const ok = await putUnpinned(`${NS}/pods/p-upd`, image);
     expect(ok.status).toBe(200);
     expect(ok.body.spec.containers[0].image).toBe("busybox:1.37");
     expect(ok.body.metadata.generation).toBe(2);
@@ -191,7 +195,7 @@ describe("pods", () => {
     const added = structuredClone(ok.body);
     delete added.metadata.resourceVersion;
     added.spec.containers.push({ name: "d", image: "nginx" });
-    const more = await call("PUT", `${NS}/pods/p-upd`, added);
+    const more = await putUnpinned(`${NS}/pods/p-upd`, added);
     expect(more.body.message).toBe(
       'Pod "p-upd" is invalid: spec.containers: Forbidden: pod updates may not add or remove containers',
     );
@@ -242,12 +246,16 @@ describe("pods", () => {
         },
       ),
     );
+    // The scheduler writes this pod's status too: read-modify-write until ours lands.
     const put = async (status: object) => {
-      const cur = (await call("GET", `${NS}/pods/p-status`)).body;
-      return call("PUT", `${NS}/pods/p-status/status`, {
-        ...cur,
-        status: { ...cur.status, ...status },
-      });
+      for (;;) {
+        const cur = (await call("GET", `${NS}/pods/p-status`)).body;
+        const r = await call("PUT", `${NS}/pods/p-status/status`, {
+          ...cur,
+          status: { ...cur.status, ...status },
+        });
+        if (r.status !== 409) return r;
+      }
     };
     const row = async () =>
       (await call("GET", `${NS}/pods/p-status`, undefined, TABLE)).body.rows[0].cells;
@@ -312,13 +320,13 @@ describe("services", () => {
     expect(status).toEqual({ loadBalancer: {} });
     // A replacement that leaves clusterIP out keeps the allocated one.
     const { clusterIP: _ip, clusterIPs: _ips, ...rest } = spec;
-    const kept = await call("PUT", `${NS}/services/s-web`, {
+    const kept = await putUnpinned(`${NS}/services/s-web`, {
       ...res.body,
       spec: { ...rest, selector: { app: "web2" } },
     });
     expect(kept.status).toBe(200);
     expect(kept.body.spec.clusterIP).toBe(spec.clusterIP);
-    const moved = await call("PUT", `${NS}/services/s-web`, {
+    const moved = await putUnpinned(`${NS}/services/s-web`, {
       ...kept.body,
       spec: { ...kept.body.spec, clusterIP: "10.43.200.200" },
     });
@@ -445,7 +453,7 @@ describe("secrets", () => {
       secret("sec-imm", { immutable: true, data: { a: "YQ==" } }),
     );
     expect(made.status).toBe(201);
-    const changed = await call("PUT", `${NS}/secrets/sec-imm`, {
+    const changed = await putUnpinned(`${NS}/secrets/sec-imm`, {
       ...made.body,
       data: { a: "Yg==" },
     });
@@ -453,11 +461,11 @@ describe("secrets", () => {
     expect(changed.body.message).toBe(
       'Secret "sec-imm" is invalid: data: Forbidden: field is immutable when `immutable` is set',
     );
-    const retyped = await call("PUT", `${NS}/secrets/sec-imm`, { ...made.body, type: "Other" });
+    const retyped = await putUnpinned(`${NS}/secrets/sec-imm`, { ...made.body, type: "Other" });
     expect(retyped.body.message).toBe(
       'Secret "sec-imm" is invalid: type: Invalid value: "Other": field is immutable',
     );
-    const labelled = await call("PUT", `${NS}/secrets/sec-imm`, {
+    const labelled = await putUnpinned(`${NS}/secrets/sec-imm`, {
       ...made.body,
       metadata: { ...made.body.metadata, labels: { a: "b" } },
     });
@@ -513,7 +521,7 @@ describe("namespaces, nodes, events, volumes", () => {
     expect(res.status).toBe(201);
     expect(res.body.spec.podCIDRs).toEqual(["10.42.1.0/24"]);
     expect(res.body.status.allocatable).toEqual({ cpu: "2", memory: "2Gi" });
-    const cordoned = await call("PUT", "/api/v1/nodes/n-1", {
+    const cordoned = await putUnpinned("/api/v1/nodes/n-1", {
       ...res.body,
       spec: { ...res.body.spec, unschedulable: true },
       status: {},
@@ -548,7 +556,7 @@ describe("namespaces, nodes, events, volumes", () => {
       "<none>",
       "containerd://2.0",
     ]);
-    const moved = await call("PUT", "/api/v1/nodes/n-1", {
+    const moved = await putUnpinned("/api/v1/nodes/n-1", {
       ...cordoned.body,
       spec: { podCIDR: "10.42.9.0/24", podCIDRs: ["10.42.9.0/24"] },
     });
@@ -613,7 +621,7 @@ describe("namespaces, nodes, events, volumes", () => {
     expect(made.status).toBe(201);
     expect(made.body.status).toEqual({ phase: "Pending" });
     expect(made.body.spec.volumeMode).toBe("Filesystem");
-    const changed = await call("PUT", `${NS}/persistentvolumeclaims/pvc-1`, {
+    const changed = await putUnpinned(`${NS}/persistentvolumeclaims/pvc-1`, {
       ...made.body,
       spec: { ...made.body.spec, accessModes: ["ReadWriteMany"] },
     });
