@@ -1,6 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { call, eventually } from "./helpers.ts";
-import { type HollowNodeOptions, heartbeat, registerNode, syncPods } from "./hollow.ts";
+import {
+  type HollowNodeOptions,
+  heartbeat,
+  leaseKeeper,
+  registerNode,
+  syncPods,
+} from "./hollow.ts";
 
 const DS = "/apis/apps/v1/namespaces/default/daemonsets";
 const PODS = "/api/v1/namespaces/default/pods";
@@ -48,27 +54,10 @@ async function kubelets(names: string[]) {
   }
 }
 
-/**
- * The hollow kubelets renew their Lease every second, as real ones do, so no node goes NotReady
- * while a test waits (the Lease alone: a node status write would sweep every DaemonSet).
- */
-const alive = new Set<string>();
-let beat: ReturnType<typeof setInterval> | undefined;
-beforeAll(() => {
-  beat = setInterval(() => {
-    const renewTime = new Date().toISOString().replace("Z", "000Z");
-    for (const n of alive)
-      call(
-        "PATCH",
-        `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n}`,
-        { spec: { renewTime } },
-        {
-          "content-type": "application/merge-patch+json",
-        },
-      ).catch(() => undefined);
-  }, 1000);
-});
-afterAll(() => clearInterval(beat));
+// Hollow kubelets renew their Leases every second, so no node goes NotReady while a test waits.
+const keeper = leaseKeeper();
+const alive = keeper.alive;
+afterAll(() => keeper.stop());
 
 describe("DaemonSet", { timeout: 30_000 }, () => {
   it("runs one pod per node, bound to it, following nodes as they come and go", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, eventually } from "./helpers.ts";
-import { heartbeat, registerNode, syncPods } from "./hollow.ts";
+import { heartbeat, leaseKeeper, registerNode, syncPods } from "./hollow.ts";
 
 const STS = "/apis/apps/v1/namespaces/default/statefulsets";
 const PODS = "/api/v1/namespaces/default/pods";
@@ -50,27 +50,10 @@ async function kubelet() {
   await syncPods(NODE);
 }
 
-/**
- * The hollow kubelets renew their Lease every second, as real ones do, so no node goes NotReady
- * while a test waits (the Lease alone: a node status write would sweep every DaemonSet).
- */
-const alive = new Set<string>();
-let beat: ReturnType<typeof setInterval> | undefined;
-beforeAll(() => {
-  beat = setInterval(() => {
-    const renewTime = new Date().toISOString().replace("Z", "000Z");
-    for (const n of alive)
-      call(
-        "PATCH",
-        `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n}`,
-        { spec: { renewTime } },
-        {
-          "content-type": "application/merge-patch+json",
-        },
-      ).catch(() => undefined);
-  }, 1000);
-});
-afterAll(() => clearInterval(beat));
+// Hollow kubelets renew their Leases every second, so no node goes NotReady while a test waits.
+const keeper = leaseKeeper();
+const alive = keeper.alive;
+afterAll(() => keeper.stop());
 
 beforeAll(async () => {
   await registerNode(NODE);

@@ -151,3 +151,22 @@ function podStatus(pod: any, node: string, phase: string, ready: boolean) {
     ...(node ? {} : {}),
   };
 }
+
+/**
+ * Renew the Leases of the nodes in `alive` every second while a test file runs (the Lease alone:
+ * a node status write would sweep every DaemonSet).
+ */
+export function leaseKeeper() {
+  const alive = new Set<string>();
+  const timer = setInterval(() => {
+    const renewTime = microNow();
+    for (const n of alive)
+      call(
+        "PATCH",
+        `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n}`,
+        { spec: { renewTime } },
+        merge,
+      ).catch(() => undefined);
+  }, 1000);
+  return { alive, stop: () => clearInterval(timer) };
+}
