@@ -8,7 +8,6 @@ import { ApiError } from "../k8s/errors.ts";
 import { isControlledBy } from "../k8s/owner-refs.ts";
 import { type Ctx, create, get, remove, timestamp } from "../resources/rest.ts";
 import { getObject, type Key, type KObject } from "../store/objects.ts";
-import { writeCtx } from "./context.ts";
 import {
   controllerRefTo,
   event,
