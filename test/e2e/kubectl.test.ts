@@ -591,17 +591,18 @@ function kubectlSuite(version: string, full: boolean) {
       { name: "EXTRA", value: "1" },
       { name: "MODE", value: "production" },
     ]);
+    // A patch that changes nothing is no write (a ConfigMap: no controller writes it meanwhile).
     expect(
       await k([
         "patch",
-        "deployment",
-        "web",
+        "configmap",
+        "web-config",
         "-n",
         app,
         "-p",
         '{"metadata":{"labels":{"app":"web"}}}',
       ]),
-    ).toBe("deployment.apps/web patched (no change)\n");
+    ).toBe("configmap/web-config patched (no change)\n");
   });
 
   fullIt("replace swaps the whole object and refuses a stale resourceVersion", async () => {
