@@ -1,9 +1,11 @@
 // `npm run bench`: every benchmark, printing figures. `npm run bench -- api` runs one.
 import { benchApi } from "./api.ts";
 import { benchDeployment } from "./deployment.ts";
+import { benchScheduler } from "./scheduler.ts";
 
 const benches: Record<string, () => Promise<void>> = {
   api: benchApi,
+  scheduler: benchScheduler,
   deployment: benchDeployment,
 };
 
