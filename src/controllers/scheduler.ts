@@ -37,7 +37,7 @@ import { type Next, Reconciler, soon } from "./reconciler.ts";
 
 export const SCHEDULER_NAME = "default-scheduler";
 /** Pods one round considers. */
-const BATCH = 500;
+const BATCH = 1000;
 /** kube-scheduler's non-zero defaults, used for scoring pods that request nothing. */
 const DEFAULT_MILLI_CPU = 100;
 const DEFAULT_MEMORY = 200 * 1024 * 1024;
@@ -216,6 +216,8 @@ function podInfo(o: KObject, rv: number): PodInfo {
 
 /** The pod being placed: its info plus what only the incoming pod's checks need. */
 interface Incoming extends PodInfo {
+  /** What the cache keeps once it is bound (without the object). */
+  info: PodInfo;
   object: KObject;
   tolerations: Toleration[];
   affinity: Term[];
@@ -226,8 +228,10 @@ interface Incoming extends PodInfo {
 function incoming(o: KObject, rv: number): Incoming {
   const spec: KObject = o.spec ?? {};
   const aff = spec.affinity ?? {};
+  const info = podInfo(o, rv);
   return {
-    ...podInfo(o, rv),
+    ...info,
+    info,
     object: o,
     tolerations: list(spec.tolerations) as Toleration[],
     affinity: parseTerms(o, aff.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution),
@@ -348,7 +352,8 @@ class Snapshot {
   add(p: PodInfo, nodeName: string) {
     const n = this.byName.get(nodeName);
     if (!n) return;
-    const placed = p.node === nodeName ? p : { ...p, node: nodeName };
+    const info = "info" in p ? (p as Incoming).info : p;
+    const placed = info.node === nodeName ? info : { ...info, node: nodeName };
     addAll(n.used, p.requests);
     n.cpu += p.cpu;
     n.memory += p.memory;
@@ -686,7 +691,7 @@ export class Scheduler extends Reconciler {
       const o = outcome.get(`${u.key.namespace}/${u.key.name}`);
       if (!o) continue;
       if (o.node) {
-        this.podCache.set(o.pod.key, { ...o.pod, rv, node: o.node });
+        this.podCache.set(o.pod.key, { ...o.pod.info, rv, node: o.node });
         events.push(
           await podEvent(
             u.object,

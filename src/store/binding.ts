@@ -38,16 +38,20 @@ export const batchKey = (k: Key) => `${k.resource}/${k.namespace}/${k.name}`;
 /** Bound parameters are single JSON documents; D1 takes values up to 2 MB. */
 const CHUNK_BYTES = 512 * 1024;
 
-const field = (f: string) => sql.raw(`json_extract(j.value, '$.${f}')`);
+/** The writes as rows, their fields extracted once (joins on json_extract would re-parse). */
+const input = (doc: string) =>
+  sql`input AS MATERIALIZED (SELECT j.key AS k, json_extract(j.value, '$.r') AS r,
+    json_extract(j.value, '$.ns') AS ns, json_extract(j.value, '$.n') AS n,
+    json_extract(j.value, '$.rv') AS rv, json_extract(j.value, '$.body') AS body,
+    json_extract(j.value, '$.prev') AS prev, json_extract(j.value, '$.node') AS node,
+    json_extract(j.value, '$.uid') AS uid FROM json_each(${doc}) AS j)`;
 
 const sameKey = (alias: string) =>
-  sql.raw(
-    `${alias}.resource = json_extract(j.value, '$.r') AND ${alias}.namespace = json_extract(j.value, '$.ns') AND ${alias}.name = json_extract(j.value, '$.n')`,
-  );
+  sql.raw(`${alias}.resource = i.r AND ${alias}.namespace = i.ns AND ${alias}.name = i.n`);
 
 /** The newest change per key among the last `n` rows of the log. */
 const newest = (n: number) =>
-  sql`newest AS (SELECT resource, namespace, name, max(rv) AS rv FROM changes WHERE rv > (SELECT max(rv) FROM changes) - ${n} GROUP BY resource, namespace, name)`;
+  sql`newest AS MATERIALIZED (SELECT resource, namespace, name, max(rv) AS rv FROM changes WHERE rv > (SELECT max(rv) FROM changes) - ${n} GROUP BY resource, namespace, name)`;
 
 function chunks<T>(items: T[], size: (t: T) => number): T[][] {
   const out: T[][] = [];
@@ -86,22 +90,22 @@ function prepare(db: DB, query: SQL): D1PreparedStatement {
 
 function updateStatements(db: DB, rows: WriteRow[]): D1PreparedStatement[] {
   const doc = JSON.stringify(rows);
-  const current = sql`EXISTS (SELECT 1 FROM objects o WHERE ${sameKey("o")} AND o.rv = ${field("rv")})`;
+  const current = sql`EXISTS (SELECT 1 FROM objects o WHERE ${sameKey("o")} AND o.rv = i.rv)`;
   return [
     prepare(
       db,
-      sql`INSERT INTO changes (resource, namespace, name, type, body, prev)
-      SELECT ${field("r")}, ${field("ns")}, ${field("n")}, 'MODIFIED', ${field("body")}, ${field("prev")}
-      FROM json_each(${doc}) AS j WHERE ${current} ORDER BY j.key
+      sql`WITH ${input(doc)}
+      INSERT INTO changes (resource, namespace, name, type, body, prev)
+      SELECT i.r, i.ns, i.n, 'MODIFIED', i.body, i.prev FROM input AS i
+      WHERE ${current} ORDER BY i.k
       RETURNING rv, resource, namespace, name`,
     ),
     prepare(
       db,
-      sql`WITH ${newest(rows.length)}
-      UPDATE objects SET rv = newest.rv, body = ${field("body")}, node_name = ${field("node")}
-      FROM json_each(${doc}) AS j, newest
-      WHERE ${sameKey("objects")} AND ${sameKey("newest")}
-        AND objects.rv = ${field("rv")} AND newest.rv > objects.rv`,
+      sql`WITH ${input(doc)}, ${newest(rows.length)}
+      UPDATE objects SET rv = newest.rv, body = i.body, node_name = i.node
+      FROM input AS i JOIN newest ON ${sameKey("newest")}
+      WHERE ${sameKey("objects")} AND objects.rv = i.rv AND newest.rv > objects.rv`,
     ),
   ];
 }
@@ -109,24 +113,24 @@ function updateStatements(db: DB, rows: WriteRow[]): D1PreparedStatement[] {
 function createStatements(db: DB, rows: WriteRow[]): D1PreparedStatement[] {
   const doc = JSON.stringify(rows);
   const free: SQL = sql`NOT EXISTS (SELECT 1 FROM objects o WHERE ${sameKey("o")})
-    AND (${field("ns")} = '' OR EXISTS (SELECT 1 FROM objects ns WHERE ns.resource = 'namespaces'
-      AND ns.namespace = '' AND ns.name = ${field("ns")}
+    AND (i.ns = '' OR EXISTS (SELECT 1 FROM objects ns WHERE ns.resource = 'namespaces'
+      AND ns.namespace = '' AND ns.name = i.ns
       AND json_extract(ns.body, '$.metadata.deletionTimestamp') IS NULL))`;
   return [
     prepare(
       db,
-      sql`INSERT INTO changes (resource, namespace, name, type, body, prev)
-      SELECT ${field("r")}, ${field("ns")}, ${field("n")}, 'ADDED', ${field("body")}, NULL
-      FROM json_each(${doc}) AS j WHERE ${free} ORDER BY j.key
+      sql`WITH ${input(doc)}
+      INSERT INTO changes (resource, namespace, name, type, body, prev)
+      SELECT i.r, i.ns, i.n, 'ADDED', i.body, NULL FROM input AS i
+      WHERE ${free} ORDER BY i.k
       RETURNING rv, resource, namespace, name`,
     ),
     prepare(
       db,
-      sql`WITH ${newest(rows.length)}
+      sql`WITH ${input(doc)}, ${newest(rows.length)}
       INSERT INTO objects (resource, namespace, name, uid, rv, body, node_name)
-      SELECT newest.resource, newest.namespace, newest.name, ${field("uid")}, newest.rv,
-        ${field("body")}, ${field("node")}
-      FROM json_each(${doc}) AS j JOIN newest ON ${sameKey("newest")}
+      SELECT newest.resource, newest.namespace, newest.name, i.uid, newest.rv, i.body, i.node
+      FROM input AS i JOIN newest ON ${sameKey("newest")}
       WHERE ${free}`,
     ),
   ];

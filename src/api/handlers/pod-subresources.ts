@@ -13,7 +13,7 @@ import * as rest from "../../resources/rest.ts";
 import type { KObject, Strategy } from "../../resources/types.ts";
 import { listObjects, withRv } from "../../store/objects.ts";
 import { readObject } from "../body.ts";
-import { type C, dryRun, storeCtx } from "../context.ts";
+import { type C, dryRun, fieldManager, storeCtx } from "../context.ts";
 import { json } from "../output.ts";
 import type { ResourcePath } from "../paths.ts";
 
@@ -72,7 +72,7 @@ export async function binding(c: C, s: Strategy, p: ResourcePath) {
       if (b.metadata?.resourceVersion) pod.metadata.resourceVersion = b.metadata.resourceVersion;
       return pod;
     },
-    { subresource: "binding", dryRun: dryRun(c), fieldManager: "kube-scheduler" },
+    { subresource: "binding", dryRun: dryRun(c), fieldManager: fieldManager(c) },
   );
   return success();
 }
