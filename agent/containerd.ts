@@ -1,0 +1,170 @@
+// containerd through its CLI `ctr`, in the agent's own containerd namespace.
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { type ExecResult, exec, run } from "./exec.ts";
+
+export const NAMESPACE = "kubeflare";
+
+export interface TaskInfo {
+  pid: number;
+  status: string; // RUNNING, STOPPED, CREATED, PAUSED
+}
+
+export interface ExitEvent {
+  containerId: string;
+  exitStatus: number;
+  exitedAt: string;
+}
+
+export class Containerd {
+  readonly address: string;
+
+  constructor(address: string) {
+    this.address = address;
+  }
+
+  private base() {
+    return ["--address", this.address, "--namespace", NAMESPACE];
+  }
+
+  ctr(args: string[], timeoutMs = 120_000): Promise<ExecResult> {
+    return exec("ctr", [...this.base(), ...args], { timeoutMs });
+  }
+
+  ctrOk(args: string[], timeoutMs = 120_000): Promise<string> {
+    return run("ctr", [...this.base(), ...args], { timeoutMs });
+  }
+
+  /** e.g. "containerd://1.6.20". */
+  async version(): Promise<string> {
+    const out = await this.ctrOk(["version"], 10_000);
+    const server = out.slice(out.indexOf("Server:"));
+    const m = /Version:\s*v?(\S+)/.exec(server);
+    return `containerd://${m ? m[1] : "unknown"}`;
+  }
+
+  /** Image name → manifest/index digest, for the images present. */
+  async images(): Promise<Map<string, string>> {
+    const out = await this.ctrOk(["images", "ls"]);
+    const m = new Map<string, string>();
+    for (const line of out.split("\n").slice(1)) {
+      const [ref, , digest] = line.split(/\s+/);
+      if (ref && digest?.startsWith("sha256:")) m.set(ref, digest);
+    }
+    return m;
+  }
+
+  /** Every container id with its labels. */
+  async containers(): Promise<Map<string, Record<string, string>>> {
+    const ids = (await this.ctrOk(["containers", "ls", "-q"])).split("\n").filter(Boolean);
+    const m = new Map<string, Record<string, string>>();
+    for (const id of ids) {
+      const info = await this.ctr(["containers", "info", id]);
+      if (info.code !== 0) continue;
+      try {
+        m.set(id, JSON.parse(info.stdout).Labels ?? {});
+      } catch {
+        m.set(id, {});
+      }
+    }
+    return m;
+  }
+
+  async tasks(): Promise<Map<string, TaskInfo>> {
+    const out = await this.ctrOk(["tasks", "ls"]);
+    const m = new Map<string, TaskInfo>();
+    for (const line of out.split("\n").slice(1)) {
+      const [id, pid, status] = line.trim().split(/\s+/);
+      if (id) m.set(id, { pid: Number(pid), status });
+    }
+    return m;
+  }
+
+  /** Sends a signal to the task's init process; false when there is no running task. */
+  async kill(id: string, signal: string): Promise<boolean> {
+    return (await this.ctr(["tasks", "kill", "--signal", signal, id])).code === 0;
+  }
+
+  /**
+   * Deletes the (stopped) task; returns its exit code (ctr exits with it), or undefined when
+   * there was no task.
+   */
+  async deleteTask(id: string, force = false): Promise<number | undefined> {
+    const r = await this.ctr(["tasks", "delete", ...(force ? ["--force"] : []), id]);
+    if (r.code === 0) return 0;
+    const err = r.stderr.trim();
+    if (!err || /^time=.*level=fatal msg=""$/.test(err)) return r.code;
+    return undefined;
+  }
+
+  /** Removes a container and its task, whatever state it is in. */
+  async remove(id: string): Promise<void> {
+    await this.ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
+    await this.ctr(["tasks", "delete", "--force", id]);
+    await this.ctr(["containers", "delete", id]);
+  }
+
+  /** Runs `cmd` inside the container; resolves with its exit code and output. */
+  execIn(id: string, execId: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
+    return this.ctr(["tasks", "exec", "--exec-id", execId, id, ...cmd], timeoutMs);
+  }
+
+  /** The image's config (Entrypoint, Cmd, Env, WorkingDir), read from the content store. */
+  async imageConfig(ref: string): Promise<any> {
+    const digest = (await this.images()).get(ref);
+    if (!digest) throw new Error(`image ${ref} not present`);
+    let doc = JSON.parse(await this.ctrOk(["content", "get", digest]));
+    if (doc.manifests) {
+      const arch = process.arch === "x64" ? "amd64" : process.arch;
+      const m =
+        doc.manifests.find(
+          (x: any) => x.platform?.os === "linux" && x.platform?.architecture === arch,
+        ) ?? doc.manifests[0];
+      doc = JSON.parse(await this.ctrOk(["content", "get", m.digest]));
+    }
+    const config = JSON.parse(await this.ctrOk(["content", "get", doc.config.digest]));
+    return config.config ?? {};
+  }
+
+  /**
+   * Streams task exits from `ctr events`; restarts the stream if it ends. Returns a stop
+   * function.
+   */
+  onExit(fn: (ev: ExitEvent) => void, log: (msg: string) => void): () => void {
+    let stopped = false;
+    let child: ReturnType<typeof spawn> | undefined;
+    const start = () => {
+      child = spawn("ctr", ["--address", this.address, "events"], {
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+      const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+      lines.on("line", (line) => {
+        // "<time> <namespace> /tasks/exit {json}"
+        const m =
+          /^\S+ \S+ \S+ (\S+) \/tasks\/exit (\{.*\})$/.exec(line) ??
+          /^\S+ (\S+) \/tasks\/exit (\{.*\})$/.exec(line);
+        if (!m || m[1] !== NAMESPACE) return;
+        try {
+          const ev = JSON.parse(m[2]);
+          // The init process's exit (id equals the container id); exec exits are not ours.
+          if (ev.id && ev.id !== ev.container_id) return;
+          fn({
+            containerId: ev.container_id,
+            exitStatus: ev.exit_status ?? 0,
+            exitedAt: ev.exited_at ?? new Date().toISOString(),
+          });
+        } catch {}
+      });
+      child.on("exit", () => {
+        if (stopped) return;
+        log("ctr events ended; restarting it");
+        setTimeout(start, 1000);
+      });
+    };
+    start();
+    return () => {
+      stopped = true;
+      child?.kill();
+    };
+  }
+}

@@ -1,0 +1,106 @@
+// kubeflare-agent: the host agent (kubelet role). Joins the cluster once, registers its Node,
+// renews its Lease and runs the pods bound to it through containerd.
+//   node kubeflare-agent.mjs --server URL (--token T | already joined) [--node-name N]
+//     [--data-dir D] [--containerd-address A] [--insecure-skip-tls-verify] [--registries FILE]
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Api } from "./api.ts";
+import { Containerd } from "./containerd.ts";
+import { joinCluster, loadCredential, saveCredential } from "./join.ts";
+import { NodeAgent } from "./node.ts";
+import { PodManager } from "./pods.ts";
+import { loadRegistries } from "./registries.ts";
+
+const USAGE = `usage: kubeflare-agent --server URL [--token TOKEN] [--node-name NAME]
+  [--data-dir DIR] [--containerd-address SOCK] [--insecure-skip-tls-verify] [--registries FILE]`;
+
+const log = (msg: string) => console.log(`${new Date().toISOString()} ${msg}`);
+
+async function main() {
+  const { values: a } = parseArgs({
+    options: {
+      server: { type: "string" },
+      token: { type: "string" },
+      "node-name": { type: "string" },
+      "data-dir": { type: "string", default: "/var/lib/kubeflare-agent" },
+      "containerd-address": { type: "string", default: "/run/containerd/containerd.sock" },
+      "insecure-skip-tls-verify": { type: "boolean", default: false },
+      registries: { type: "string" },
+      /** Development: act with this bearer token (e.g. the admin's) instead of joining. */
+      credential: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (a.help) {
+    console.log(USAGE);
+    return;
+  }
+  const dataDir = resolve(a["data-dir"] as string);
+  const insecure = a["insecure-skip-tls-verify"] as boolean;
+  const saved = loadCredential(dataDir);
+  const server = a.server ?? saved?.server;
+  if (!server) throw new Error(`--server is required\n${USAGE}`);
+  let nodeName = (a["node-name"] ?? saved?.nodeName ?? hostname()).toLowerCase();
+
+  let credential: string;
+  if (a.credential) credential = a.credential;
+  else if (a.token && (!saved || saved.nodeName !== nodeName || a.token !== saved.token)) {
+    log(`joining ${server} as ${nodeName}`);
+    const joined = await joinCluster({ server, token: a.token, nodeName, insecure });
+    saveCredential(dataDir, { ...joined, token: a.token });
+    nodeName = joined.nodeName;
+    credential = joined.credential;
+  } else if (saved) credential = saved.credential;
+  else throw new Error(`not joined yet: --token is required\n${USAGE}`);
+
+  const api = new Api({ server, credential, insecure });
+  const containerd = new Containerd(a["containerd-address"] as string);
+  const runtimeVersion = await containerd.version();
+  const node = new NodeAgent(api, { nodeName, dataDir, runtimeVersion, log });
+  await retry(() => node.register(), "register node");
+  node.start();
+  log(`node ${nodeName} registered (podCIDR ${node.podCIDR ?? "none"}, runtime ${runtimeVersion})`);
+
+  const pods = new PodManager({
+    api,
+    containerd,
+    nodeName,
+    dataDir,
+    podCIDR: node.podCIDR ?? saved?.podCIDR,
+    hostIP: node.hostIP,
+    registries: loadRegistries(a.registries),
+    log,
+  });
+  await pods.start();
+
+  const shutdown = () => {
+    // Pods keep running without the agent; a restarted agent adopts them.
+    log("stopping (pods keep running)");
+    node.stop();
+    pods.stop();
+    api.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}
+
+/** Retry `fn` with back-off (1 s doubling to 30 s) until it succeeds. */
+async function retry<T>(fn: () => Promise<T>, what: string): Promise<T> {
+  let delay = 1000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      log(`${what}: ${(err as Error).message}; retrying in ${delay / 1000}s`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(30_000, delay * 2);
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(`kubeflare-agent: ${(err as Error).message}`);
+  process.exit(1);
+});
