@@ -4,6 +4,7 @@ import { authenticate } from "../auth/authenticate.ts";
 import { ApiError, methodNotAllowed, unauthorized } from "../k8s/errors.ts";
 import { bootstrap } from "../resources/bootstrap.ts";
 import { strategyFor } from "../resources/registry.ts";
+import { AGENT_FILES, agentBundle, installScript } from "./agent-files.ts";
 import { d1Floor } from "./bench.ts";
 import { type C, type HonoEnv, storeCtx } from "./context.ts";
 import {
@@ -24,7 +25,7 @@ import { json } from "./output.ts";
 import { parseResourcePath, type ResourcePath } from "./paths.ts";
 import { statusResponse } from "./status.ts";
 
-const PUBLIC = new Set(["/version", "/healthz", "/livez", "/readyz"]);
+const PUBLIC = new Set(["/version", "/healthz", "/livez", "/readyz", ...AGENT_FILES]);
 
 let booted: Promise<void> | undefined;
 
@@ -74,6 +75,8 @@ app.get("/apis/:group/:version", (c) =>
 );
 
 app.get("/openapi/*", (c) => openapi(c));
+app.get("/install.sh", (c) => installScript(c));
+app.get("/agent/kubeflare-agent.mjs", (c) => agentBundle(c));
 app.post("/debug/bench/d1", (c) => d1Floor(c));
 
 app.all("/api/v1/*", (c) => dispatch(c, parseResourcePath("", "v1", rest(c, "/api/v1/"))));

@@ -160,10 +160,10 @@ describe("agent process", () => {
   writeFileSync(
     bundle,
     `import { spawn } from "node:child_process";
+process.on("SIGTERM", () => { console.log("terminating"); process.exit(0); });
 const child = spawn("sleep", ["1000"], { stdio: "ignore" });
 console.log("args " + JSON.stringify(process.argv.slice(2)));
 console.log("child " + child.pid);
-process.on("SIGTERM", () => { console.log("terminating"); process.exit(0); });
 setInterval(() => {}, 1000);
 `,
   );

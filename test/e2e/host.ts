@@ -3,17 +3,10 @@
 // leaves the machine as it found it: no container, shim, mount, network namespace, bridge or
 // nftables table of ours.
 import { type ChildProcess, spawn } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type OwnContainerd, startOwnContainerd } from "../../scripts/containerd.ts";
 import { CommandError, run } from "../../scripts/run.ts";
 import { root } from "./cluster.ts";
 
@@ -83,43 +76,21 @@ export interface Containerd {
   stop(opts?: { network?: boolean }): Promise<void>;
 }
 
-function containerdConfig(dir: string, address: string): string {
-  return `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-# The agent drives containerd through ctr; the CRI plugin would only add a server and CNI lookups.
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = "${address}"
-
-[ttrpc]
-  address = "${address}.ttrpc"
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${dir}/opt"
-`;
-}
-
 /** Starts a containerd of the test's own and waits until it answers. */
 export async function startContainerd(opts: { dir?: string } = {}): Promise<Containerd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "kubeflare-host-"));
-  mkdirSync(dir, { recursive: true });
-  const address = join(dir, "containerd.sock");
-  const configPath = join(dir, "containerd.toml");
-  writeFileSync(configPath, containerdConfig(dir, address));
-  const child = spawn("containerd", ["--config", configPath], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  let log = "";
+  let own: OwnContainerd;
+  try {
+    own = await startOwnContainerd(dir, { onOutput: (d) => (log += d) });
+  } catch (err) {
+    await unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}:\n${log}`);
+  }
+  const { child, address } = own;
   const pid = child.pid as number;
   started.add(pid);
-  let log = "";
-  child.stdout?.on("data", (d) => {
-    log += d;
-  });
-  child.stderr?.on("data", (d) => {
-    log += d;
-  });
   const ctr = (args: string[], o: { namespace?: string; input?: string } = {}) =>
     run("ctr", ["--address", address, "-n", o.namespace ?? NAMESPACE, ...args], {
       quiet: true,
@@ -141,20 +112,6 @@ export async function startContainerd(opts: { dir?: string } = {}): Promise<Cont
     await unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   };
-
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null || i > 200) {
-      await stop({ network: false });
-      throw new Error(`containerd did not start:\n${log}`);
-    }
-    if (existsSync(address)) {
-      try {
-        await ctr(["version"]);
-        break;
-      } catch {}
-    }
-    await sleep(100);
-  }
   return { dir, address, pid, log: () => log, ctr, stop };
 }
 
