@@ -86,15 +86,14 @@ export class Containerd {
   }
 
   /**
-   * Deletes the (stopped) task; returns its exit code (ctr exits with it), or undefined when
-   * there was no task.
+   * Deletes the (stopped) task; returns its exit code (ctr warns "exit with non-zero exit code
+   * N"), or undefined when there was no task to delete.
    */
   async deleteTask(id: string, force = false): Promise<number | undefined> {
     const r = await this.ctr(["tasks", "delete", ...(force ? ["--force"] : []), id]);
-    if (r.code === 0) return 0;
-    const err = r.stderr.trim();
-    if (!err || /^time=.*level=fatal msg=""$/.test(err)) return r.code;
-    return undefined;
+    if (r.code !== 0) return undefined;
+    const m = /non-zero exit code (\d+)/.exec(r.stderr);
+    return m ? Number(m[1]) : 0;
   }
 
   /** Removes a container and its task, whatever state it is in. */

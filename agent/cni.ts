@@ -1,0 +1,182 @@
+// Pod sandboxes: a network namespace per pod wired by the CNI plugins, executed directly as
+// libcni would (bridge kubeflare0 with host-local IPAM on the node's podCIDR, then portmap for
+// hostPorts). ADD results are kept so DEL can hand each plugin its prevResult.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { exec, run } from "./exec.ts";
+
+export const BRIDGE = "kubeflare0";
+export const NETNS_PREFIX = "kubeflare-";
+const CNI_VERSION = "0.4.0";
+const CNI_PATH = ["/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni"].join(":");
+
+export interface PortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol: string;
+}
+
+export const netnsName = (podUID: string) => `${NETNS_PREFIX}${podUID}`;
+export const netnsPath = (podUID: string) => `/var/run/netns/${netnsName(podUID)}`;
+
+/** The network list the agent writes to <dataDir>/cni/kubeflare.conflist. */
+export function networkConfig(dataDir: string, podCIDR: string) {
+  return {
+    cniVersion: CNI_VERSION,
+    name: "kubeflare",
+    plugins: [
+      {
+        type: "bridge",
+        bridge: BRIDGE,
+        isGateway: true,
+        ipMasq: true,
+        hairpinMode: true,
+        ipam: {
+          type: "host-local",
+          ranges: [[{ subnet: podCIDR }]],
+          routes: [{ dst: "0.0.0.0/0" }],
+          dataDir: join(dataDir, "cni", "networks"),
+        },
+      },
+      { type: "portmap", capabilities: { portMappings: true }, snat: true },
+    ],
+  };
+}
+
+export class Cni {
+  private readonly dir: string;
+  private readonly config: ReturnType<typeof networkConfig>;
+
+  constructor(dataDir: string, podCIDR: string) {
+    this.dir = join(dataDir, "cni");
+    this.config = networkConfig(dataDir, podCIDR);
+    mkdirSync(join(this.dir, "results"), { recursive: true });
+    writeFileSync(
+      join(this.dir, "kubeflare.conflist"),
+      `${JSON.stringify(this.config, null, 2)}\n`,
+    );
+  }
+
+  private resultFile(podUID: string) {
+    return join(this.dir, "results", `${podUID}.json`);
+  }
+
+  private async plugin(
+    command: "ADD" | "DEL",
+    podUID: string,
+    plugin: any,
+    extra: Record<string, unknown>,
+  ): Promise<any> {
+    const netns = netnsPath(podUID);
+    const input = JSON.stringify({
+      cniVersion: CNI_VERSION,
+      name: this.config.name,
+      ...plugin,
+      ...extra,
+    });
+    const bin = CNI_PATH.split(":")
+      .map((d) => join(d, plugin.type))
+      .find((p) => existsSync(p));
+    if (!bin) throw new Error(`CNI plugin ${plugin.type} not found in ${CNI_PATH}`);
+    const r = await exec(bin, [], {
+      input,
+      timeoutMs: 60_000,
+      env: {
+        PATH: process.env.PATH,
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: podUID,
+        CNI_NETNS: existsSync(netns) ? netns : "",
+        CNI_IFNAME: "eth0",
+        CNI_PATH,
+      },
+    });
+    if (r.code !== 0) {
+      let msg = r.stdout || r.stderr;
+      try {
+        const e = JSON.parse(r.stdout);
+        msg = `${e.msg}${e.details ? `: ${e.details}` : ""}`;
+      } catch {}
+      throw new Error(`CNI ${plugin.type} ${command}: ${msg.trim()}`);
+    }
+    return r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
+  }
+
+  /** Creates the pod's netns and wires it; returns the pod IP. Idempotent. */
+  async setUp(podUID: string, ports: PortMapping[]): Promise<string> {
+    const saved = this.saved(podUID);
+    if (saved && existsSync(netnsPath(podUID))) return saved.ip;
+    if (!existsSync(netnsPath(podUID))) await run("ip", ["netns", "add", netnsName(podUID)]);
+    await run("ip", ["-n", netnsName(podUID), "link", "set", "lo", "up"]);
+    try {
+      let result: any;
+      const used: string[] = [];
+      for (const p of this.config.plugins) {
+        const extra: Record<string, unknown> = {};
+        if (p.type === "portmap") {
+          if (!ports.length) continue;
+          extra.runtimeConfig = { portMappings: ports };
+        }
+        if (result) extra.prevResult = result;
+        result = (await this.plugin("ADD", podUID, p, extra)) ?? result;
+        used.push(p.type);
+      }
+      const ip = String(result?.ips?.[0]?.address ?? "").split("/")[0];
+      if (!ip) throw new Error("CNI returned no IP address");
+      writeFileSync(this.resultFile(podUID), JSON.stringify({ ip, ports, used, result }));
+      return ip;
+    } catch (err) {
+      await this.tearDown(podUID).catch(() => {});
+      throw err;
+    }
+  }
+
+  private saved(
+    podUID: string,
+  ): { ip: string; ports: PortMapping[]; used: string[]; result: any } | undefined {
+    try {
+      return JSON.parse(readFileSync(this.resultFile(podUID), "utf8"));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The IP a pod got, if its sandbox exists. */
+  ip(podUID: string): string | undefined {
+    return existsSync(netnsPath(podUID)) ? this.saved(podUID)?.ip : undefined;
+  }
+
+  /** CNI DEL (releases the IP, removes veth and port maps), then deletes the netns. */
+  async tearDown(podUID: string): Promise<void> {
+    const saved = this.saved(podUID);
+    const used = saved?.used ?? ["bridge"];
+    const errors: string[] = [];
+    for (const p of [...this.config.plugins].reverse()) {
+      if (!used.includes(p.type)) continue;
+      const extra: Record<string, unknown> = {};
+      if (p.type === "portmap") extra.runtimeConfig = { portMappings: saved?.ports ?? [] };
+      if (saved?.result) extra.prevResult = saved.result;
+      try {
+        await this.plugin("DEL", podUID, p, extra);
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+    if (existsSync(netnsPath(podUID))) await exec("ip", ["netns", "delete", netnsName(podUID)]);
+    if (errors.length) throw new Error(errors.join("; "));
+    rmSync(this.resultFile(podUID), { force: true });
+  }
+
+  /** Pod UIDs that have a sandbox (netns or saved result) on this host. */
+  sandboxes(): string[] {
+    const uids = new Set<string>();
+    try {
+      for (const f of readdirSync(join(this.dir, "results")))
+        if (f.endsWith(".json")) uids.add(f.slice(0, -5));
+    } catch {}
+    try {
+      for (const f of readdirSync("/var/run/netns"))
+        if (f.startsWith(NETNS_PREFIX)) uids.add(f.slice(NETNS_PREFIX.length));
+    } catch {}
+    return [...uids];
+  }
+}

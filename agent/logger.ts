@@ -1,0 +1,100 @@
+// Container output to CRI-format log files. containerd's shim runs a "binary" logger per task
+// (`--log-uri binary:///path?file=<log>`) with the task's stdout on fd 3, stderr on fd 4 and a
+// pipe on fd 5 to close once ready. The logger is a small Perl program (perl is on every Debian
+// and most other hosts; it costs a few MB per container, unlike one Node process each) that
+// timestamps each line:  2026-11-22T04:21:26.123456789Z stdout F hello
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Longest line written at once; longer output is split into partial (P) lines. */
+export const MAX_LINE = 16 * 1024;
+
+export const LOGGER_SCRIPT = `#!/usr/bin/perl
+# kubeflare container logger: fd 3 stdout, fd 4 stderr -> CRI log lines in the file given.
+use strict;
+use warnings;
+use POSIX ();
+# Time::HiRes is not in perl-base; without it, timestamps have whole seconds.
+my $hires = eval { require Time::HiRes; 1 };
+my %arg = @ARGV;
+my $file = $arg{file} or die "usage: logger file PATH\\n";
+open(my $log, ">>", $file) or die "open $file: $!\\n";
+binmode($log);
+open(my $out, "<&=3") or die "fd 3: $!\\n";
+open(my $err, "<&=4") or die "fd 4: $!\\n";
+POSIX::close(5);
+my %name = (fileno($out) => "stdout", fileno($err) => "stderr");
+my %buf = (fileno($out) => "", fileno($err) => "");
+my %fh = (fileno($out) => $out, fileno($err) => $err);
+sub stamp {
+  my ($s, $us) = $hires ? Time::HiRes::gettimeofday() : (time(), 0);
+  return POSIX::strftime("%Y-%m-%dT%H:%M:%S", gmtime($s)) . sprintf(".%06d000Z", $us);
+}
+sub emit {
+  my ($fd, $final) = @_;
+  my $t = stamp();
+  my $o = "";
+  while ((my $nl = index($buf{$fd}, "\\n")) >= 0) {
+    my $line = substr($buf{$fd}, 0, $nl);
+    substr($buf{$fd}, 0, $nl + 1) = "";
+    while (length($line) > ${MAX_LINE}) {
+      $o .= "$t $name{$fd} P " . substr($line, 0, ${MAX_LINE}) . "\\n";
+      substr($line, 0, ${MAX_LINE}) = "";
+    }
+    $o .= "$t $name{$fd} F $line\\n";
+  }
+  while (length($buf{$fd}) > ${MAX_LINE}) {
+    $o .= "$t $name{$fd} P " . substr($buf{$fd}, 0, ${MAX_LINE}) . "\\n";
+    substr($buf{$fd}, 0, ${MAX_LINE}) = "";
+  }
+  if ($final && length($buf{$fd})) {
+    $o .= "$t $name{$fd} F $buf{$fd}\\n";
+    $buf{$fd} = "";
+  }
+  syswrite($log, $o) if length($o);
+}
+my $open = 2;
+my $rin = "";
+vec($rin, $_, 1) = 1 for keys %fh;
+while ($open > 0) {
+  my $n = select(my $rout = $rin, undef, undef, undef);
+  next if $n < 0 && $!{EINTR};
+  last if $n < 0;
+  for my $fd (keys %fh) {
+    next unless vec($rout, $fd, 1);
+    my $r = sysread($fh{$fd}, my $chunk, 65536);
+    next if !defined($r) && $!{EINTR};
+    if (!$r) {
+      emit($fd, 1);
+      vec($rin, $fd, 1) = 0;
+      delete $fh{$fd};
+      $open--;
+      next;
+    }
+    $buf{$fd} .= $chunk;
+    emit($fd, 0);
+  }
+}
+`;
+
+/** Writes the logger into <dataDir>/bin and returns its path. */
+export function installLogger(dataDir: string): string {
+  const dir = join(dataDir, "bin");
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, "kubeflare-logger");
+  writeFileSync(path, LOGGER_SCRIPT);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** The `--log-uri` for one container run writing to `file`. */
+export const logUri = (logger: string, file: string) =>
+  `binary://${logger}?file=${encodeURIComponent(file)}`;
+
+/** <dataDir>/pods/<namespace>_<name>_<uid> */
+export const podLogDir = (dataDir: string, pod: any) =>
+  join(dataDir, "pods", `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`);
+
+/** <pod log dir>/<container>/<restartCount>.log */
+export const containerLogFile = (dataDir: string, pod: any, container: string, restart: number) =>
+  join(podLogDir(dataDir, pod), container, `${restart}.log`);
