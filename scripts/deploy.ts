@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildAgent } from "./build-agent.ts";
 import { run } from "./run.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -48,6 +49,7 @@ async function main() {
     cwd: root,
     quiet: true,
   });
+  await buildAgent();
   await w(["d1", "migrations", "apply", "DB", "--remote"]);
   const token = process.env.KUBEFLARE_ADMIN_TOKEN ?? randomBytes(24).toString("hex");
   await w(["secret", "put", "ADMIN_TOKEN"], token);

@@ -1,12 +1,15 @@
 // `npm start`: a local control plane on workerd (wrangler dev) with D1 and Durable Objects
-// persisted under .kubeflare/, plus a kubeconfig for kubectl.
-//   node scripts/start.ts [--port 6443] [--state .kubeflare]
+// persisted under .kubeflare/, plus a kubeconfig for kubectl; when this machine can run
+// containers (root, containerd, CNI plugins), also a one-node cluster: containerd and the agent.
+//   node scripts/start.ts [--port 6443] [--state .kubeflare] [--no-node]
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { buildAgent } from "./build-agent.ts";
+import { type LocalNode, missingForNode, startLocalNode } from "./local-node.ts";
 import { run } from "./run.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -16,6 +19,8 @@ const { values: args } = parseArgs({
     state: { type: "string", default: process.env.KUBEFLARE_STATE ?? join(root, ".kubeflare") },
     /** Serve the D1 floor measurement used by `npm run bench`. */
     bench: { type: "boolean", default: false },
+    /** Control plane only: no containerd, no agent. */
+    "no-node": { type: "boolean", default: false },
   },
 });
 const port = Number(args.port);
@@ -85,6 +90,7 @@ async function main() {
     cwd: root,
     quiet: true,
   });
+  const bundle = await buildAgent();
   await run(
     join(root, "node_modules/.bin/wrangler"),
     ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
@@ -107,10 +113,20 @@ async function main() {
     ],
     { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] },
   );
-  const stop = () => child.kill("SIGTERM");
+  let node: LocalNode | undefined;
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await node?.stop();
+    child.kill("SIGTERM");
+  };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  child.on("exit", (code) => process.exit(code ?? 0));
+  child.on("exit", async (code) => {
+    await node?.stop();
+    process.exit(code ?? 0);
+  });
   const server = `https://127.0.0.1:${port}`;
   await waitHealthy(server, child);
   const path = join(state, "kubeconfig");
@@ -118,6 +134,16 @@ async function main() {
   console.log(`\nkubeflare control plane is up at ${server}`);
   console.log(`kubeconfig: ${path}`);
   console.log(`try: kubectl --kubeconfig ${path} get namespaces\n`);
+  if (args["no-node"] || stopping) return;
+  const missing = await missingForNode();
+  if (missing) {
+    console.log(`No local node (pods stay Pending until a host joins):\n${missing}\n`);
+    return;
+  }
+  node = await startLocalNode({ state, server, adminToken: token, bundle });
+  await node.waitReady();
+  console.log(`node ${node.nodeName} is Ready: this machine runs the cluster's pods`);
+  console.log(`agent log: ${node.agentLog}\ncontainerd log: ${node.containerdLog}\n`);
 }
 
 main().catch((err) => {

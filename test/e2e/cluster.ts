@@ -240,7 +240,16 @@ async function launch(port: number, state: string, args: string[]): Promise<Runn
   const node = join(root, "node_modules/.bin/node");
   const child = spawn(
     node,
-    [join(root, "scripts/start.ts"), "--port", String(port), "--state", state, ...args],
+    // The tests join the hosts they need themselves.
+    [
+      join(root, "scripts/start.ts"),
+      "--port",
+      String(port),
+      "--state",
+      state,
+      "--no-node",
+      ...args,
+    ],
     {
       cwd: root,
       detached: true,

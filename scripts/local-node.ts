@@ -1,0 +1,187 @@
+// `npm start`'s node: a containerd of its own (state under <state>/containerd) and the agent
+// (data under <state>/agent) joined to the local control plane as this host.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { startOwnContainerd } from "./containerd.ts";
+import { run } from "./run.ts";
+
+const CNI_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
+const CNI_PLUGINS = ["bridge", "host-local", "portmap", "loopback"];
+
+async function onPath(cmd: string): Promise<boolean> {
+  try {
+    await run("sh", ["-c", `command -v ${cmd}`], { quiet: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why this machine cannot run the local node (with how to fix it), or undefined if it can. */
+export async function missingForNode(): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (const cmd of ["containerd", "ctr", "runc", "ip", "nft"])
+    if (!(await onPath(cmd))) missing.push(cmd);
+  if (!CNI_DIRS.some((d) => CNI_PLUGINS.every((p) => existsSync(join(d, p)))))
+    missing.push(`CNI plugins (${CNI_PLUGINS.join(", ")})`);
+  const root = process.getuid?.() === 0;
+  if (!missing.length && root) return undefined;
+  const lines = [];
+  if (missing.length)
+    lines.push(
+      `missing: ${missing.join(", ")}`,
+      "install them with: sudo apt-get install containerd runc containernetworking-plugins iproute2 nftables",
+    );
+  if (!root)
+    lines.push("the node needs root (containers, network namespaces, nftables): sudo npm start");
+  return lines.join("\n");
+}
+
+/** Node names are DNS-1123 subdomains. */
+export function nodeNameOf(host: string): string {
+  const name = host
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, "-")
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "");
+  return name.slice(0, 253) || "localhost";
+}
+
+/** A bootstrap-token join token stored as kube-system/bootstrap-token-<id> (CONTRACT.md). */
+export async function createJoinToken(
+  server: string,
+  adminToken: string,
+  opts: { ttlSeconds?: number; description?: string } = {},
+): Promise<string> {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const random = (n: number) => [...randomBytes(n)].map((b) => alphabet[b % 36]).join("");
+  const id = random(6);
+  const secret = random(16);
+  const stringData: Record<string, string> = {
+    "token-id": id,
+    "token-secret": secret,
+    "usage-bootstrap-authentication": "true",
+    description: opts.description ?? "",
+  };
+  if (opts.ttlSeconds)
+    stringData.expiration = new Date(Date.now() + opts.ttlSeconds * 1000)
+      .toISOString()
+      .replace(/\.\d+Z$/, "Z");
+  const res = await fetch(`${server}/api/v1/namespaces/kube-system/secrets`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
+      type: "bootstrap.kubernetes.io/token",
+      stringData,
+    }),
+  });
+  if (!res.ok) throw new Error(`creating a join token: ${res.status} ${await res.text()}`);
+  return `${id}.${secret}`;
+}
+
+export interface LocalNode {
+  nodeName: string;
+  agentLog: string;
+  containerdLog: string;
+  /** Resolves once the Node reports Ready; throws if the agent exits or after timeoutMs. */
+  waitReady(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function stopChild(child: ChildProcess, graceMs: number) {
+  const done = () => child.exitCode !== null || child.signalCode !== null;
+  if (done()) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts containerd and the agent (the bundle built by scripts/build-agent.ts) and joins this
+ * host; a node that joined before (credential in the agent's data dir) starts without a token.
+ */
+export async function startLocalNode(o: {
+  state: string;
+  server: string;
+  adminToken: string;
+  bundle: string;
+}): Promise<LocalNode> {
+  const nodeName = nodeNameOf(hostname());
+  const containerdDir = join(o.state, "containerd");
+  const dataDir = join(o.state, "agent");
+  mkdirSync(dataDir, { recursive: true });
+  const containerdLog = join(o.state, "containerd.log");
+  const agentLog = join(o.state, "agent.log");
+  const containerd = await startOwnContainerd(containerdDir, { logFile: containerdLog });
+  const joined = existsSync(join(dataDir, "credential.json"));
+  const token = joined
+    ? undefined
+    : await createJoinToken(o.server, o.adminToken, {
+        ttlSeconds: 3600,
+        description: `npm start: node ${nodeName}`,
+      });
+  const fd = openSync(agentLog, "a");
+  const agent = spawn(
+    process.execPath,
+    [
+      o.bundle,
+      "--server",
+      o.server,
+      ...(token ? ["--token", token] : []),
+      "--node-name",
+      nodeName,
+      "--data-dir",
+      dataDir,
+      "--containerd-address",
+      containerd.address,
+      "--insecure-skip-tls-verify",
+    ],
+    { stdio: ["ignore", fd, fd] },
+  );
+  closeSync(fd);
+  const alive = () => agent.exitCode === null && agent.signalCode === null;
+  return {
+    nodeName,
+    agentLog,
+    containerdLog,
+    async waitReady(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (alive()) {
+        if (await nodeReady(o.server, o.adminToken, nodeName)) return;
+        if (Date.now() > deadline)
+          throw new Error(
+            `node ${nodeName} is not Ready after ${timeoutMs / 1000}s; see ${agentLog}`,
+          );
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      throw new Error(`the agent exited (${agent.exitCode ?? agent.signalCode}); see ${agentLog}`);
+    },
+    async stop() {
+      // The agent first: pods keep running under containerd's shims and are adopted next time.
+      await stopChild(agent, 10_000);
+      await stopChild(containerd.child, 10_000);
+    },
+  };
+}
+
+async function nodeReady(server: string, adminToken: string, nodeName: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${server}/api/v1/nodes/${nodeName}`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    if (!res.ok) return false;
+    const node = (await res.json()) as {
+      status?: { conditions?: { type: string; status: string }[] };
+    };
+    return !!node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+  } catch {
+    return false;
+  }
+}

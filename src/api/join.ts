@@ -1,0 +1,18 @@
+// POST /kubeflare/v1/join: a host trades a join token for its node credential and pod CIDR.
+// Public: the body carries the token.
+import { join } from "../auth/join.ts";
+import { badRequest } from "../k8s/errors.ts";
+import { readObject } from "./body.ts";
+import { type C, storeCtx } from "./context.ts";
+import { json } from "./output.ts";
+
+export async function joinHandler(c: C): Promise<Response> {
+  const body = await readObject(c.req.raw);
+  const { token, nodeName } = body;
+  if (typeof token !== "string" || !token)
+    throw badRequest('the body must name the join token as a string: {"token": …, "nodeName": …}');
+  if (typeof nodeName !== "string" || !nodeName)
+    throw badRequest('the body must name the node as a string: {"token": …, "nodeName": …}');
+  const joined = await join(storeCtx(c).db, c.env, { token, nodeName });
+  return json(joined);
+}

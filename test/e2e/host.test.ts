@@ -1,0 +1,218 @@
+// The host harness itself: the test image, the loopback registry, a containerd of our own that
+// pulls and runs the image, and a cleanup that leaves no process, mount or network object behind.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { run } from "../../scripts/run.ts";
+import {
+  agentNetns,
+  agentNftTables,
+  BRIDGE,
+  bridgeExists,
+  type Containerd,
+  cleanupNetwork,
+  mountsUnder,
+  NETNS_PREFIX,
+  NFT_TABLE,
+  startAgent,
+  startContainerd,
+  writeRegistries,
+} from "./host.ts";
+import { buildImage, indexPage, type Registry, startRegistry } from "./image.ts";
+
+/** Running (a zombie waiting for its reaper counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+const tmp = mkdtempSync(join(tmpdir(), "kubeflare-host-test-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("test image and registry", () => {
+  let registry: Registry;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(() => registry?.stop());
+
+  it("builds the same image twice to the same digest, and tags differ", () => {
+    const a = buildImage(join(tmp, "a"), "v1");
+    const b = buildImage(join(tmp, "b"), "v1");
+    const c = buildImage(join(tmp, "a"), "v2");
+    expect(a.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(b.digest).toBe(a.digest);
+    expect(c.digest).not.toBe(a.digest);
+  });
+
+  it("pushes v1 and v2; the registry serves their manifests over plain HTTP", async () => {
+    await registry.push("v1");
+    await registry.push("v2");
+    const inspect = (tag: string) =>
+      JSON.parse(
+        execFileSync("skopeo", ["inspect", "--tls-verify=false", `docker://${registry.ref(tag)}`], {
+          encoding: "utf8",
+        }),
+      );
+    const v1 = inspect("v1");
+    expect(v1.RepoTags.sort()).toEqual(["v1", "v2"]);
+    expect(v1.Env).toContain("IMAGE_TAG=v1");
+    expect(v1.Digest).toBe(buildImage(join(tmp, "c"), "v1").digest);
+    expect(inspect("v2").Env).toContain("IMAGE_TAG=v2");
+  });
+});
+
+describe("containerd of the test's own", () => {
+  let registry: Registry;
+  let containerd: Containerd;
+  beforeAll(async () => {
+    registry = await startRegistry();
+    await registry.push("v1");
+    await registry.push("v2");
+    containerd = await startContainerd();
+  });
+  afterAll(async () => {
+    await containerd?.stop();
+    await registry?.stop();
+  });
+
+  it("pulls the pushed image over plain HTTP and runs busybox in it", async () => {
+    for (const tag of ["v1", "v2"]) {
+      await containerd.ctr(["image", "pull", "--plain-http", registry.ref(tag)]);
+    }
+    const echo = await containerd.ctr(["run", "--rm", registry.ref("v1"), "echo-1", "echo", "hi"]);
+    expect(echo).toBe("hi\n");
+    for (const tag of ["v1", "v2"]) {
+      const page = await containerd.ctr([
+        "run",
+        "--rm",
+        registry.ref(tag),
+        `page-${tag}`,
+        "cat",
+        "/www/index.html",
+      ]);
+      expect(page).toBe(indexPage(tag));
+    }
+  });
+
+  it("stop() removes containers, tasks, shims, mounts and its directory", async () => {
+    await containerd.ctr(["run", "-d", registry.ref("v1"), "sleeper", "sleep", "1000"]);
+    const tasks = await containerd.ctr(["tasks", "ls"]);
+    const pid = Number(/sleeper\s+(\d+)\s+RUNNING/.exec(tasks)?.[1]);
+    expect(alive(pid)).toBe(true);
+    const shims = execFileSync("pgrep", ["-f", containerd.address], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+    expect(shims.length).toBeGreaterThan(0);
+    expect(mountsUnder(containerd.dir).length).toBeGreaterThan(0);
+
+    await containerd.stop();
+    expect(alive(pid)).toBe(false);
+    expect(alive(containerd.pid)).toBe(false);
+    expect(shims.filter(alive)).toEqual([]);
+    expect(mountsUnder(containerd.dir)).toEqual([]);
+    expect(existsSync(containerd.dir)).toBe(false);
+  });
+});
+
+describe("agent network cleanup", () => {
+  it("deletes the agent's network namespaces, bridge and nftables table", async () => {
+    const ns = `${NETNS_PREFIX}harness-test`;
+    await run("ip", ["netns", "add", ns], { quiet: true });
+    await run("ip", ["link", "add", BRIDGE, "type", "bridge"], { quiet: true });
+    await run("nft", ["add", "table", "inet", NFT_TABLE], { quiet: true });
+    expect(await agentNetns()).toContain(ns);
+    expect(await bridgeExists()).toBe(true);
+    expect(await agentNftTables()).toEqual([`inet ${NFT_TABLE}`]);
+
+    await cleanupNetwork();
+    expect(await agentNetns()).toEqual([]);
+    expect(existsSync(`/run/netns/${ns}`)).toBe(false);
+    expect(await bridgeExists()).toBe(false);
+    expect(await agentNftTables()).toEqual([]);
+  });
+});
+
+describe("registries.yaml", () => {
+  it("marks each registry as a plain-HTTP endpoint, k3s style", () => {
+    const path = writeRegistries(join(tmp, "registries.yaml"), [
+      "127.0.0.1:5001",
+      "127.0.0.1:5002",
+    ]);
+    expect(parse(readFileSync(path, "utf8"))).toEqual({
+      mirrors: {
+        "127.0.0.1:5001": { endpoint: ["http://127.0.0.1:5001"] },
+        "127.0.0.1:5002": { endpoint: ["http://127.0.0.1:5002"] },
+      },
+    });
+  });
+});
+
+describe("agent process", () => {
+  // A stand-in that records its command line and starts a child, as the agent starts ctr.
+  const bundle = join(tmp, "fake-agent.mjs");
+  writeFileSync(
+    bundle,
+    `import { spawn } from "node:child_process";
+process.on("SIGTERM", () => { console.log("terminating"); process.exit(0); });
+const child = spawn("sleep", ["1000"], { stdio: "ignore" });
+console.log("args " + JSON.stringify(process.argv.slice(2)));
+console.log("child " + child.pid);
+setInterval(() => {}, 1000);
+`,
+  );
+
+  it("passes the command line and stop() ends the agent and its children", async () => {
+    const agent = startAgent({
+      bundle,
+      server: "https://127.0.0.1:1",
+      token: "abcdef.0123456789abcdef",
+      nodeName: "host-1",
+      dataDir: join(tmp, "agent"),
+      containerdAddress: "/run/x.sock",
+      registries: join(tmp, "registries.yaml"),
+    });
+    const child = Number((await agent.waitFor(/child (\d+)/)).split(" ")[1]);
+    expect(JSON.parse(/args (.*)/.exec(agent.output())?.[1] ?? "")).toEqual([
+      "--server",
+      "https://127.0.0.1:1",
+      "--token",
+      "abcdef.0123456789abcdef",
+      "--node-name",
+      "host-1",
+      "--data-dir",
+      join(tmp, "agent"),
+      "--containerd-address",
+      "/run/x.sock",
+      "--insecure-skip-tls-verify",
+      "--registries",
+      join(tmp, "registries.yaml"),
+    ]);
+    expect(alive(child)).toBe(true);
+    await agent.stop();
+    expect(agent.output()).toContain("terminating");
+    expect(await agent.exited).toBe(0);
+    expect(alive(agent.pid)).toBe(false);
+    expect(alive(child)).toBe(false);
+  });
+
+  it("kill() ends it at once", async () => {
+    const agent = startAgent({
+      bundle,
+      server: "https://127.0.0.1:1",
+      nodeName: "host-1",
+      dataDir: join(tmp, "agent"),
+      containerdAddress: "/run/x.sock",
+    });
+    await agent.waitFor(/child \d+/);
+    await agent.kill();
+    expect(await agent.exited).toBe("SIGKILL");
+    expect(agent.output()).not.toContain("terminating");
+  });
+});

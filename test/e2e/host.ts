@@ -1,0 +1,349 @@
+// Harness for tests that run real containers: a containerd of the test's own (config, root, state
+// and socket in a temp dir), the agent started in the foreground against it, and a cleanup that
+// leaves the machine as it found it: no container, shim, mount, network namespace, bridge or
+// nftables table of ours.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type OwnContainerd, startOwnContainerd } from "../../scripts/containerd.ts";
+import { CommandError, run } from "../../scripts/run.ts";
+import { root } from "./cluster.ts";
+
+/** containerd namespace the agent runs its pods in. */
+export const NAMESPACE = "kubeflare";
+/** The agent's bridge and nftables table (CONTRACT.md). */
+export const BRIDGE = "kubeflare0";
+export const NFT_TABLE = "kubeflare";
+/** Network namespaces the agent creates are named with this prefix (under /run/netns). */
+export const NETNS_PREFIX = "kubeflare-";
+export const CNI_BIN_DIR = "/usr/lib/cni";
+export const AGENT_BUNDLE = join(root, "public/agent/kubeflare-agent.mjs");
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Processes started here are killed when the test process exits, even after a failed test.
+const started = new Set<number>();
+process.on("exit", () => {
+  for (const pid of started) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+});
+
+/** Sends `signal`, waits up to graceMs, then SIGKILLs; resolves once the process is gone. */
+async function killPid(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  graceMs: number,
+  group = false,
+) {
+  const pid = child.pid as number;
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const send = (s: NodeJS.Signals) => {
+    try {
+      process.kill(group ? -pid : pid, s);
+    } catch {}
+  };
+  if (!exited()) {
+    send(signal);
+    const deadline = Date.now() + graceMs;
+    while (!exited() && Date.now() < deadline) await sleep(50);
+    if (!exited()) send("SIGKILL");
+    while (!exited()) await sleep(50);
+  }
+  // Whatever the process left in its group goes too.
+  if (group) send("SIGKILL");
+  started.delete(pid);
+}
+
+export interface Containerd {
+  /** Temp dir holding the config, root, state, socket and log. */
+  dir: string;
+  /** grpc socket, for `ctr --address` and the agent's `--containerd-address`. */
+  address: string;
+  pid: number;
+  /** containerd's own log (stdout and stderr). */
+  log(): string;
+  /** Runs `ctr --address <address> -n <namespace> …args`; stdout, or throws CommandError. */
+  ctr(args: string[], opts?: { namespace?: string; input?: string }): Promise<string>;
+  /**
+   * Removes every container and task of this containerd (all namespaces), stops it (SIGTERM, then
+   * SIGKILL) and its shims, unmounts whatever is mounted under `dir`, deletes the agent's network
+   * namespaces, bridge and nftables table (unless `network: false`) and removes `dir`.
+   */
+  stop(opts?: { network?: boolean }): Promise<void>;
+}
+
+/** Starts a containerd of the test's own and waits until it answers. */
+export async function startContainerd(opts: { dir?: string } = {}): Promise<Containerd> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "kubeflare-host-"));
+  let log = "";
+  let own: OwnContainerd;
+  try {
+    own = await startOwnContainerd(dir, { onOutput: (d) => (log += d) });
+  } catch (err) {
+    await unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}:\n${log}`);
+  }
+  const { child, address } = own;
+  const pid = child.pid as number;
+  started.add(pid);
+  const ctr = (args: string[], o: { namespace?: string; input?: string } = {}) =>
+    run("ctr", ["--address", address, "-n", o.namespace ?? NAMESPACE, ...args], {
+      quiet: true,
+      input: o.input,
+    });
+
+  let stopped = false;
+  const stop = async (o: { network?: boolean } = {}) => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null) {
+      try {
+        await removeAllContainers(ctr);
+      } catch {} // an unresponsive containerd: its shims are killed below
+    }
+    await killPid(child, "SIGTERM", 10_000);
+    killShims(address);
+    if (o.network ?? true) await cleanupNetwork();
+    await unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, address, pid, log: () => log, ctr, stop };
+}
+
+const lines = (s: string) => s.split("\n").filter((l) => l.trim());
+
+/** Kills and deletes every task, then deletes every container (and its snapshot). */
+async function removeAllContainers(
+  ctr: (args: string[], o?: { namespace?: string }) => Promise<string>,
+) {
+  const quiet = async (args: string[], namespace: string) => {
+    try {
+      await ctr(args, { namespace });
+    } catch {}
+  };
+  for (const namespace of lines(await ctr(["namespaces", "ls", "-q"]))) {
+    for (const id of lines(await ctr(["tasks", "ls", "-q"], { namespace }))) {
+      await quiet(["tasks", "kill", "-a", "-s", "SIGKILL", id], namespace);
+      await quiet(["tasks", "delete", "-f", id], namespace);
+    }
+    for (const id of lines(await ctr(["containers", "ls", "-q"], { namespace }))) {
+      await quiet(["containers", "delete", id], namespace);
+    }
+  }
+}
+
+/** Processes whose command line holds `needle`, with all their descendants. */
+function processTree(needle: string): number[] {
+  const parent = new Map<number, number>();
+  const roots: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    const pid = Number(name);
+    if (!pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      parent.set(pid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(needle))
+        roots.push(pid);
+    } catch {}
+  }
+  const tree = new Set(roots);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parent) {
+      if (tree.has(ppid) && !tree.has(pid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...tree];
+}
+
+/** Shims outlive containerd by design; those of this containerd (and what they run) go. */
+function killShims(address: string) {
+  for (const pid of processTree(address)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+}
+
+/** Mount points at or under `dir`, deepest first (from /proc/self/mountinfo). */
+export function mountsUnder(dir: string): string[] {
+  const unoctal = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return lines(readFileSync("/proc/self/mountinfo", "utf8"))
+    .map((l) => unoctal(l.split(" ")[4]))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+async function unmountUnder(dir: string) {
+  for (let i = 0; i < 5; i++) {
+    const mounts = mountsUnder(dir);
+    if (!mounts.length) return;
+    for (const m of mounts) {
+      try {
+        await run("umount", ["-l", m], { quiet: true });
+      } catch {}
+    }
+  }
+  // Removing the dir with a mount still in place would delete what the mount shows.
+  throw new Error(`still mounted under ${dir}: ${mountsUnder(dir).join(", ")}`);
+}
+
+/** Network namespaces the agent made (`ip netns` names with NETNS_PREFIX). */
+export async function agentNetns(): Promise<string[]> {
+  return lines(await run("ip", ["netns", "list"], { quiet: true }))
+    .map((l) => l.split(" ")[0])
+    .filter((n) => n.startsWith(NETNS_PREFIX));
+}
+
+/** nftables tables named NFT_TABLE, as `<family> <name>`. */
+export async function agentNftTables(): Promise<string[]> {
+  return lines(await run("nft", ["list", "tables"], { quiet: true }))
+    .map((l) => l.replace(/^table /, ""))
+    .filter((t) => t.split(" ")[1] === NFT_TABLE);
+}
+
+export async function bridgeExists(): Promise<boolean> {
+  try {
+    await run("ip", ["link", "show", BRIDGE], { quiet: true });
+    return true;
+  } catch (err) {
+    if (err instanceof CommandError) return false;
+    throw err;
+  }
+}
+
+/** Deletes the agent's network namespaces, its bridge and its nftables table(s). */
+export async function cleanupNetwork() {
+  for (const ns of await agentNetns()) await run("ip", ["netns", "delete", ns], { quiet: true });
+  if (await bridgeExists()) await run("ip", ["link", "delete", BRIDGE], { quiet: true });
+  for (const t of await agentNftTables())
+    await run("nft", ["delete", "table", ...t.split(" ")], { quiet: true });
+}
+
+/** k3s-style registries.yaml making each `host:port` a plain-HTTP registry. */
+export function writeRegistries(path: string, hosts: string[]): string {
+  const mirrors = hosts.map((h) => `  "${h}":\n    endpoint:\n      - "http://${h}"\n`).join("");
+  writeFileSync(path, `mirrors:\n${mirrors}`);
+  return path;
+}
+
+export interface AgentOptions {
+  server: string;
+  nodeName: string;
+  dataDir: string;
+  containerdAddress: string;
+  token?: string;
+  registries?: string;
+  /** Defaults to AGENT_BUNDLE (build it with scripts/build-agent.ts). */
+  bundle?: string;
+  /** Node binary; defaults to the one running the test. */
+  node?: string;
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Agent {
+  pid: number;
+  /** Everything the agent printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves once the output matches; rejects on timeout or exit. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves with the exit code (or signal) when the agent has ended and its output is read. */
+  exited: Promise<number | NodeJS.Signals | null>;
+  /** SIGTERM, up to graceMs (default 15 s) to exit, then SIGKILL; its process group goes too. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL at once (a crash or `systemctl kill`): the agent and its child processes. */
+  kill(): Promise<void>;
+}
+
+/** The agent's command line, as install.sh and the tests run it. */
+export function agentArgs(o: AgentOptions): string[] {
+  return [
+    o.bundle ?? AGENT_BUNDLE,
+    "--server",
+    o.server,
+    ...(o.token ? ["--token", o.token] : []),
+    "--node-name",
+    o.nodeName,
+    "--data-dir",
+    o.dataDir,
+    "--containerd-address",
+    o.containerdAddress,
+    "--insecure-skip-tls-verify",
+    ...(o.registries ? ["--registries", o.registries] : []),
+    ...(o.extraArgs ?? []),
+  ];
+}
+
+/** Starts the agent in the foreground (its own process group), output captured. */
+export function startAgent(o: AgentOptions): Agent {
+  const child = spawn(o.node ?? process.execPath, agentArgs(o), {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+    env: o.env ?? process.env,
+  });
+  const pid = child.pid as number;
+  started.add(-pid);
+  let out = "";
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d;
+    for (const l of listeners) l();
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  let closed = false;
+  // "close": the output is complete (after "exit", once the pipes drain).
+  const exited = new Promise<number | NodeJS.Signals | null>((r) =>
+    child.on("close", (code, signal) => {
+      closed = true;
+      for (const l of listeners) l();
+      r(code ?? signal);
+    }),
+  );
+  const end = async (signal: NodeJS.Signals, graceMs: number) => {
+    await killPid(child, signal, graceMs, true);
+    started.delete(-pid);
+    await exited;
+  };
+  return {
+    pid,
+    output: () => out,
+    exited,
+    waitFor(pattern, timeoutMs = 30_000) {
+      return new Promise((res, rej) => {
+        const timer = setTimeout(() => {
+          finish();
+          rej(new Error(`agent did not print ${pattern} in ${timeoutMs} ms:\n${out}`));
+        }, timeoutMs);
+        const check = () => {
+          const m = pattern.exec(out);
+          if (m) {
+            finish();
+            res(m[0]);
+          } else if (closed) {
+            finish();
+            rej(new Error(`agent exited before printing ${pattern}:\n${out}`));
+          }
+        };
+        const finish = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    stop: (graceMs = 15_000) => end("SIGTERM", graceMs),
+    kill: () => end("SIGKILL", 0),
+  };
+}
