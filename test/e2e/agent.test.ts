@@ -13,6 +13,7 @@ import {
   type Agent,
   agentNetns,
   type Containerd,
+  mountsUnder,
   startAgent,
   startContainerd,
   writeRegistries,
@@ -117,6 +118,10 @@ function deployment(name: string, replicas: number, tag: string) {
   });
 }
 
+/** JSON objects as one multi-document YAML stream for kubectl apply. */
+const manifests = (...objects: unknown[]) =>
+  objects.map((o) => `---\n${JSON.stringify(o)}\n`).join("");
+
 /** The CRI log of a pod's container run, as the agent wrote it. */
 function logOf(pod: any, container: string, restart = 0): string {
   const md = pod.metadata;
@@ -151,6 +156,8 @@ afterAll(async () => {
     await containerd?.stop();
     await registry?.stop();
     await cluster?.destroy();
+    // Sandboxes of pods a failed test left behind keep their UTS namespace mounted.
+    for (const m of mountsUnder(tmp)) execFileSync("umount", ["-l", m]);
     rmSync(tmp, { recursive: true, force: true });
   }
 });
@@ -231,6 +238,7 @@ describe("host agent", () => {
       "run",
       "crash",
       `--image=${registry.ref("v1")}`,
+      "--command",
       "--",
       "sh",
       "-c",
@@ -250,51 +258,47 @@ describe("host agent", () => {
   it("restarts a container whose liveness probe fails; a failing readiness probe keeps it out of the endpoints", async () => {
     await kubectl(
       ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "List",
-        items: [
-          {
-            apiVersion: "v1",
-            kind: "Pod",
-            metadata: { name: "probed", labels: { app: "probed" } },
-            spec: {
-              terminationGracePeriodSeconds: 1,
-              containers: [
-                {
-                  name: "c",
-                  image: registry.ref("v1"),
-                  livenessProbe: {
-                    exec: { command: ["test", "-f", "/tmp/alive"] },
-                    periodSeconds: 1,
-                    failureThreshold: 2,
-                  },
+      manifests(
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "probed", labels: { app: "probed" } },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [
+              {
+                name: "c",
+                image: registry.ref("v1"),
+                livenessProbe: {
+                  exec: { command: ["test", "-f", "/tmp/alive"] },
+                  periodSeconds: 1,
+                  failureThreshold: 2,
                 },
-              ],
-            },
+              },
+            ],
           },
-          {
-            apiVersion: "v1",
-            kind: "Pod",
-            metadata: { name: "unready", labels: { app: "unready" } },
-            spec: {
-              containers: [
-                {
-                  name: "c",
-                  image: registry.ref("v1"),
-                  readinessProbe: { tcpSocket: { port: 81 }, periodSeconds: 1 },
-                },
-              ],
-            },
+        },
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "unready", labels: { app: "unready" } },
+          spec: {
+            containers: [
+              {
+                name: "c",
+                image: registry.ref("v1"),
+                readinessProbe: { tcpSocket: { port: 81 }, periodSeconds: 1 },
+              },
+            ],
           },
-          {
-            apiVersion: "v1",
-            kind: "Service",
-            metadata: { name: "unready" },
-            spec: { selector: { app: "unready" }, ports: [{ port: 80 }] },
-          },
-        ],
-      }),
+        },
+        {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: "unready" },
+          spec: { selector: { app: "unready" }, ports: [{ port: 80 }] },
+        },
+      ),
     );
     const live = await eventually(async () => {
       const s = (await json(["get", "pod", "probed"])).status.containerStatuses?.[0];
@@ -321,66 +325,62 @@ describe("host agent", () => {
   it("runs a Job to Complete, with ConfigMap and Secret values as env and files", async () => {
     await kubectl(
       ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "List",
-        items: [
-          {
-            apiVersion: "v1",
-            kind: "ConfigMap",
-            metadata: { name: "conf" },
-            data: { greeting: "hello", "app.conf": "mode=fast" },
-          },
-          {
-            apiVersion: "v1",
-            kind: "Secret",
-            metadata: { name: "creds" },
-            stringData: { password: "s3cret" },
-          },
-          {
-            apiVersion: "batch/v1",
-            kind: "Job",
-            metadata: { name: "report" },
-            spec: {
-              template: {
-                spec: {
-                  restartPolicy: "Never",
-                  containers: [
-                    {
-                      name: "c",
-                      image: registry.ref("v1"),
-                      command: [
-                        "sh",
-                        "-c",
-                        "echo env $GREETING $PASSWORD $POD; echo file $(cat /conf/app.conf) $(cat /creds/password); hostname",
-                      ],
-                      env: [
-                        {
-                          name: "GREETING",
-                          valueFrom: { configMapKeyRef: { name: "conf", key: "greeting" } },
-                        },
-                        {
-                          name: "PASSWORD",
-                          valueFrom: { secretKeyRef: { name: "creds", key: "password" } },
-                        },
-                        { name: "POD", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-                      ],
-                      volumeMounts: [
-                        { name: "conf", mountPath: "/conf" },
-                        { name: "creds", mountPath: "/creds", readOnly: true },
-                      ],
-                    },
-                  ],
-                  volumes: [
-                    { name: "conf", configMap: { name: "conf" } },
-                    { name: "creds", secret: { secretName: "creds" } },
-                  ],
-                },
+      manifests(
+        {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "conf" },
+          data: { greeting: "hello", "app.conf": "mode=fast" },
+        },
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "creds" },
+          stringData: { password: "s3cret" },
+        },
+        {
+          apiVersion: "batch/v1",
+          kind: "Job",
+          metadata: { name: "report" },
+          spec: {
+            template: {
+              spec: {
+                restartPolicy: "Never",
+                containers: [
+                  {
+                    name: "c",
+                    image: registry.ref("v1"),
+                    command: [
+                      "sh",
+                      "-c",
+                      "echo env $GREETING $PASSWORD $POD; echo file $(cat /conf/app.conf) $(cat /creds/password); hostname",
+                    ],
+                    env: [
+                      {
+                        name: "GREETING",
+                        valueFrom: { configMapKeyRef: { name: "conf", key: "greeting" } },
+                      },
+                      {
+                        name: "PASSWORD",
+                        valueFrom: { secretKeyRef: { name: "creds", key: "password" } },
+                      },
+                      { name: "POD", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                    ],
+                    volumeMounts: [
+                      { name: "conf", mountPath: "/conf" },
+                      { name: "creds", mountPath: "/creds", readOnly: true },
+                    ],
+                  },
+                ],
+                volumes: [
+                  { name: "conf", configMap: { name: "conf" } },
+                  { name: "creds", secret: { secretName: "creds" } },
+                ],
               },
             },
           },
-        ],
-      }),
+        },
+      ),
     );
     await kubectl(["wait", "--for=condition=complete", "job/report", "--timeout=60s"]);
     const [pod] = await podsOf("job-name=report");
