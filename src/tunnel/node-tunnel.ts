@@ -82,7 +82,7 @@ export class NodeTunnel extends DurableObject<Env> {
 
   /** Open a log stream on the node: the body once the agent starts it, or why not. */
   async logs(node: string, q: LogQuery): Promise<StreamResult> {
-    const ws = this.ctx.getWebSockets()[0];
+    const ws = this.ctx.getWebSockets().find((w) => w.readyState === WebSocket.OPEN);
     const url = `https://${node}:10250/containerLogs/${q.namespace}/${q.pod}/${q.container}`;
     if (!ws)
       return {
@@ -152,6 +152,10 @@ export class NodeTunnel extends DurableObject<Env> {
 
   override webSocketClose(ws: WebSocket): void {
     this.dropStreams(ws);
+    // Finish the closing handshake (older compatibility dates leave it to us).
+    try {
+      ws.close(1000, "closed by the agent");
+    } catch {}
   }
 
   override webSocketError(ws: WebSocket): void {
