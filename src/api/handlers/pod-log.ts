@@ -150,6 +150,11 @@ export async function podLog(c: C, s: Strategy, p: ResourcePath) {
   // `logs -f` may never make: the request's signal (enable_request_signal) tells the node now.
   c.req.raw.signal.addEventListener("abort", () => c.executionCtx.waitUntil(tunnel.cancel(r.id)));
   return new Response(r.body as ReadableStream, {
-    headers: { "content-type": "text/plain", "cache-control": "no-cache, private" },
+    // Uncompressed: a compressor would hold `logs -f` lines back until its buffer fills.
+    headers: {
+      "content-type": "text/plain",
+      "cache-control": "no-cache, private",
+      "content-encoding": "identity",
+    },
   });
 }
