@@ -184,6 +184,12 @@ describe("node authorizer", () => {
       (await a("POST", `/api/v1/namespaces/${NS}/services`, { metadata: { name: "x" } })).status,
     ).toBe(403);
     expect((await a("DELETE", `/api/v1/namespaces/${NS}`)).status).toBe(403);
+    // Its own kubeflare paths (the tunnel) are its; another node's are not.
+    expect((await a("GET", "/kubeflare/v1/nodes/authz-a/tunnel")).status).not.toBe(403);
+    forbidden(
+      await a("GET", "/kubeflare/v1/nodes/authz-b/tunnel"),
+      `forbidden: User "system:node:authz-a" cannot get path "/kubeflare/v1/nodes/authz-b/tunnel"`,
+    );
     forbidden(
       await a("POST", "/debug/bench/d1"),
       `forbidden: User "system:node:authz-a" cannot post path "/debug/bench/d1"`,
@@ -222,6 +228,22 @@ describe("node registration", () => {
     );
     expect(relabel.status).toBe(200);
     expect(relabel.body.spec.podCIDR).toBe(aCidr);
+  });
+
+  it("gets its CIDR on a Node the admin registered for it, through a status write", async () => {
+    const { credential, podCIDR } = await joinNode("authz-pre");
+    expect((await call("POST", "/api/v1/nodes", { metadata: { name: "authz-pre" } })).status).toBe(
+      201,
+    );
+    const status = await asNode(credential)(
+      "PATCH",
+      "/api/v1/nodes/authz-pre/status",
+      { status: { capacity: { pods: "110" } } },
+      merge,
+    );
+    expect(status.status).toBe(200);
+    expect(status.body.spec.podCIDRs).toEqual([podCIDR]);
+    expect((await call("DELETE", "/api/v1/nodes/authz-pre")).status).toBe(200);
   });
 
   it("may not create, change or delete another node", async () => {
