@@ -73,6 +73,13 @@ describe("POST /kubeflare/v1/join", () => {
     }
   });
 
+  it("reads the body as JSON whatever its content type (curl -d)", async () => {
+    const token = await createJoinToken();
+    const res = await join({ token, nodeName: "curled" }, "application/x-www-form-urlencoded");
+    expect(res.status).toBe(200);
+    expect(res.body.nodeName).toBe("curled");
+  });
+
   it("answers a bad body with 400", async () => {
     const token = await createJoinToken();
     for (const body of ["{", "[]", { token }, { nodeName: "x" }, { token: 1, nodeName: "x" }]) {
