@@ -155,6 +155,59 @@ describe("node authorizer", () => {
     ).toBe(403);
   });
 
+  it("follows init containers, CSI secrets, claims, ephemeral volumes and the service account", async () => {
+    const claim = (name: string) => ({
+      metadata: { name },
+      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+    });
+    for (const [kind, body] of [
+      ["secrets", { metadata: { name: "init-secret" } }],
+      ["secrets", { metadata: { name: "csi-secret" } }],
+      ["serviceaccounts", { metadata: { name: "builder" } }],
+      ["serviceaccounts", { metadata: { name: "idle" } }],
+      ["persistentvolumeclaims", claim("data")],
+      ["persistentvolumeclaims", claim("extra-scratch")],
+      ["persistentvolumeclaims", claim("unclaimed")],
+    ] as const)
+      expect((await call("POST", `/api/v1/namespaces/${NS}/${kind}`, body)).status).toBe(201);
+    const extra = pod("extra", "authz-a", {
+      serviceAccountName: "builder",
+      initContainers: [
+        {
+          name: "init",
+          image: "busybox",
+          env: [{ name: "S", valueFrom: { secretKeyRef: { name: "init-secret", key: "k" } } }],
+        },
+      ],
+      volumes: [
+        { name: "d", persistentVolumeClaim: { claimName: "data" } },
+        {
+          name: "scratch",
+          ephemeral: {
+            volumeClaimTemplate: {
+              spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+            },
+          },
+        },
+        {
+          name: "c",
+          csi: { driver: "x.example.com", nodePublishSecretRef: { name: "csi-secret" } },
+        },
+      ],
+    });
+    const created = await call("POST", `/api/v1/namespaces/${NS}/pods`, extra);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const get = async (kind: string, name: string) =>
+      (await a("GET", `/api/v1/namespaces/${NS}/${kind}/${name}`)).status;
+    expect(await get("secrets", "init-secret")).toBe(200);
+    expect(await get("secrets", "csi-secret")).toBe(200);
+    expect(await get("serviceaccounts", "builder")).toBe(200);
+    expect(await get("serviceaccounts", "idle")).toBe(403);
+    expect(await get("persistentvolumeclaims", "data")).toBe(200);
+    expect(await get("persistentvolumeclaims", "extra-scratch")).toBe(200);
+    expect(await get("persistentvolumeclaims", "unclaimed")).toBe(403);
+  });
+
   it("reads what the proxy and DNS roles need, writes events, and nothing more", async () => {
     for (const path of [
       "/api/v1/services",
@@ -197,7 +250,8 @@ describe("node authorizer", () => {
   });
 
   it("leaves the admin's access whole", async () => {
-    expect((await call("GET", `/api/v1/namespaces/${NS}/secrets`)).body.items.length).toBe(5);
+    const secrets = await call("GET", `/api/v1/namespaces/${NS}/secrets`);
+    expect(secrets.body.items.map((x: any) => x.metadata.name)).toContain("unreferenced");
     expect((await call("GET", "/api/v1/pods")).status).toBe(200);
   });
 });
