@@ -300,6 +300,32 @@ describe("node registration", () => {
     expect((await call("DELETE", "/api/v1/nodes/authz-pre")).status).toBe(200);
   });
 
+  it("keeps its hands off its taints and the node-restriction labels", async () => {
+    const path = "/api/v1/nodes/authz-a";
+    await call("PATCH", path, { spec: { taints: [{ key: "k", effect: "NoSchedule" }] } }, merge);
+    forbidden(
+      await a("PATCH", path, { spec: { taints: null } }, merge),
+      `nodes "authz-a" is forbidden: node "authz-a" is not allowed to modify taints`,
+    );
+    forbidden(
+      await a(
+        "PATCH",
+        path,
+        { metadata: { labels: { "node-restriction.kubernetes.io/pool": "gpu" } } },
+        merge,
+      ),
+      `nodes "authz-a" is forbidden: node "authz-a" is not allowed to modify labels: node-restriction.kubernetes.io/pool`,
+    );
+    // Status writes and other labels still go through with the taint in place.
+    const ok = await a("PATCH", path, { metadata: { labels: { rack: "4" } } }, merge);
+    expect(ok.status).toBe(200);
+    expect(ok.body.spec.taints).toEqual([{ key: "k", effect: "NoSchedule" }]);
+    expect(
+      (await a("PATCH", `${path}/status`, { status: { phase: "Running" } }, merge)).status,
+    ).toBe(200);
+    expect((await call("PATCH", path, { spec: { taints: null } }, merge)).status).toBe(200);
+  });
+
   it("may not create, change or delete another node", async () => {
     forbidden(
       await a("POST", "/api/v1/nodes", { metadata: { name: "authz-other" } }),
