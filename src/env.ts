@@ -37,6 +37,8 @@ export interface Env {
   SECRETS_KEY?: string;
   CHANGE_LOG_RETAIN?: string;
   SERVICE_CIDR?: string;
+  /** Pod addresses: each joined node gets a /24 of it. */
+  CLUSTER_CIDR?: string;
   NODE_PORT_RANGE?: string;
   /** "1" serves the D1 floor measurement for `npm run bench`. */
   KUBEFLARE_BENCH?: string;

@@ -1,9 +1,12 @@
 // The HTTP surface: authentication, discovery, OpenAPI and the Kubernetes REST paths.
 import { Hono } from "hono";
 import { authenticate } from "../auth/authenticate.ts";
+import { authorizeNode, authorizeNodePath } from "../auth/node-authorizer.ts";
 import { ApiError, methodNotAllowed, unauthorized } from "../k8s/errors.ts";
 import { bootstrap } from "../resources/bootstrap.ts";
 import { strategyFor } from "../resources/registry.ts";
+import { openDb } from "../store/db.ts";
+import { attributesOf } from "./attributes.ts";
 import { d1Floor } from "./bench.ts";
 import { type C, type HonoEnv, storeCtx } from "./context.ts";
 import {
@@ -21,12 +24,16 @@ import { binding, eviction } from "./handlers/pod-subresources.ts";
 import { getOne, list } from "./handlers/read.ts";
 import { scale } from "./handlers/scale.ts";
 import { create, patch, remove, removeCollection, replace } from "./handlers/write.ts";
+import { joinHandler } from "./join.ts";
 import { openapi } from "./openapi.ts";
 import { json } from "./output.ts";
 import { parseResourcePath, type ResourcePath } from "./paths.ts";
 import { statusResponse } from "./status.ts";
 
-const PUBLIC = new Set(["/version", "/healthz", "/livez", "/readyz"]);
+const PUBLIC = new Set(["/version", "/healthz", "/livez", "/readyz", "/kubeflare/v1/join"]);
+
+/** Kubernetes resource paths, authorized per resource in dispatch. */
+const RESOURCE_PATH = /^\/(api\/v1|apis\/[^/]+\/[^/]+)\/./;
 
 let booted: Promise<void> | undefined;
 
@@ -43,6 +50,8 @@ app.use(async (c, next) => {
     const user = await authenticate(c.req.raw, c.env);
     if (!user) throw unauthorized();
     c.set("user", user);
+    if (user.node && !RESOURCE_PATH.test(c.req.path))
+      authorizeNodePath(user.node.name, c.req.method, c.req.path);
   }
   booted ??= bootstrap(storeCtx(c), c.env, (p) => c.executionCtx.waitUntil(p)).catch((err) => {
     booted = undefined;
@@ -77,6 +86,7 @@ app.get("/apis/:group/:version", (c) =>
 
 app.get("/openapi/*", (c) => openapi(c));
 app.post("/debug/bench/d1", (c) => d1Floor(c));
+app.post("/kubeflare/v1/join", (c) => joinHandler(c));
 app.get("/kubeflare/v1/nodes/:name/tunnel", (c) => openTunnel(c));
 
 app.all("/api/v1/*", (c) => dispatch(c, parseResourcePath("", "v1", rest(c, "/api/v1/"))));
@@ -109,6 +119,8 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
   const s = strategyFor(p.group, p.plural);
   if (!s || s.info.version !== p.version) throw notFoundErr;
   if (p.namespace && !s.info.namespaced) throw notFoundErr;
+  const node = c.get("user").node;
+  if (node) await authorizeNode(openDb(c.env.DB), node.name, attributesOf(c, p));
   const method = c.req.method;
   if (p.subresource) {
     if (!p.name || !s.info.subresources?.includes(p.subresource)) throw notFoundErr;

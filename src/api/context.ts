@@ -1,6 +1,7 @@
 // Per-request plumbing shared by the handlers: the store context and query option parsing.
 import type { Context } from "hono";
 import type { UserInfo } from "../auth/authenticate.ts";
+import { nodeAdmission } from "../auth/node-admission.ts";
 import { writeCtx } from "../controllers/context.ts";
 import type { Env } from "../env.ts";
 import { badRequest } from "../k8s/errors.ts";
@@ -9,7 +10,12 @@ import type { Ctx } from "../resources/rest.ts";
 export type HonoEnv = { Bindings: Env; Variables: { user: UserInfo; warnings: string[] } };
 export type C = Context<HonoEnv>;
 
-export const storeCtx = (c: C): Ctx => writeCtx(c.env, (p) => c.executionCtx.waitUntil(p));
+/** The store context of a request; a node's writes also go through node admission. */
+export function storeCtx(c: C): Ctx {
+  const ctx = writeCtx(c.env, (p) => c.executionCtx.waitUntil(p));
+  const node = c.get("user")?.node;
+  return node ? { ...ctx, admit: nodeAdmission(node) } : ctx;
+}
 
 export const query = (c: C, name: string): string | undefined => c.req.query(name) ?? undefined;
 

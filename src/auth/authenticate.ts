@@ -1,10 +1,15 @@
 // Who is calling. Each authenticator looks at the request and either names a user or passes;
-// node credentials and ServiceAccount tokens join this list later.
+// ServiceAccount tokens join this list later.
 import type { Env } from "../env.ts";
+import { openDb } from "../store/db.ts";
+import { enrolmentByHash } from "../store/nodes.ts";
+import { hashCredential, looksLikeCredential, timingSafeEqual } from "./credentials.ts";
 
 export interface UserInfo {
   username: string;
   groups: string[];
+  /** Set for a node credential: the node it acts for and the pod CIDR allocated to it. */
+  node?: { name: string; podCIDR: string };
 }
 
 type Authenticator = (
@@ -17,7 +22,39 @@ const adminToken: Authenticator = (token, env) =>
     ? { username: "admin", groups: ["system:masters", "system:authenticated"] }
     : undefined;
 
-const authenticators: Authenticator[] = [adminToken];
+/**
+ * Node credentials, by the hash of the token. Hits are cached in the isolate for a few seconds (an
+ * agent calls often); a re-join in this isolate drops its node's entries at once, one handled by
+ * another isolate is seen here when the entry expires.
+ */
+const NODE_CACHE_MS = 5_000;
+const NODE_CACHE_MAX = 1_000;
+const nodeCache = new Map<string, { user: UserInfo; until: number }>();
+
+export function forgetNode(name: string): void {
+  for (const [hash, e] of nodeCache) if (e.user.node?.name === name) nodeCache.delete(hash);
+}
+
+const nodeCredential: Authenticator = async (token, env) => {
+  if (!looksLikeCredential(token)) return undefined;
+  const hash = await hashCredential(token);
+  const now = Date.now();
+  const hit = nodeCache.get(hash);
+  if (hit && hit.until > now) return hit.user;
+  nodeCache.delete(hash);
+  const found = await enrolmentByHash(openDb(env.DB), hash);
+  if (!found) return undefined;
+  const user: UserInfo = {
+    username: `system:node:${found.nodeName}`,
+    groups: ["system:nodes", "system:authenticated"],
+    node: { name: found.nodeName, podCIDR: found.podCidr },
+  };
+  if (nodeCache.size >= NODE_CACHE_MAX) nodeCache.clear();
+  nodeCache.set(hash, { user, until: now + NODE_CACHE_MS });
+  return user;
+};
+
+const authenticators: Authenticator[] = [adminToken, nodeCredential];
 
 export async function authenticate(req: Request, env: Env): Promise<UserInfo | undefined> {
   const header = req.headers.get("authorization") ?? "";
@@ -28,13 +65,4 @@ export async function authenticate(req: Request, env: Env): Promise<UserInfo | u
     if (user) return user;
   }
   return undefined;
-}
-
-function timingSafeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  if (x.length !== y.length) return false;
-  let diff = 0;
-  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
-  return diff === 0;
 }

@@ -21,6 +21,9 @@ export function parseRange(range: string): { lo: number; hi: number } {
 }
 
 const serviceCidr = (env: Env) => env.SERVICE_CIDR ?? "10.43.0.0/16";
+const clusterCidr = (env: Env) => env.CLUSTER_CIDR ?? "10.42.0.0/16";
+/** Each node gets a /24 of the cluster CIDR (Kubernetes' default --node-cidr-mask-size). */
+const NODE_CIDR_BITS = 24;
 const nodePortRange = (env: Env) => env.NODE_PORT_RANGE ?? "30000-32767";
 
 /** The address the `kubernetes` Service takes: the first in the service range. */
@@ -90,4 +93,25 @@ export async function allocateFor(
     }
   }
   return out.length ? out : undefined;
+}
+
+/**
+ * The first free /24 of CLUSTER_CIDR for a joining node. In order, as k3s hands them out; two
+ * joins picking the same one is settled by the allocations key (the loser picks again).
+ */
+export async function freePodCidr(db: DB, env: Env): Promise<string> {
+  const cidr = clusterCidr(env);
+  const { base, size } = parseCidr(cidr);
+  const block = 2 ** (32 - NODE_CIDR_BITS);
+  const taken = await allocated(db, "podcidr");
+  const free = pick(taken, function* () {
+    for (let n = base; n < base + size; n += block) yield `${ipString(n)}/${NODE_CIDR_BITS}`;
+  });
+  if (!free)
+    throw new ApiError(
+      503,
+      "ServiceUnavailable",
+      `no pod CIDR left for a new node: every /${NODE_CIDR_BITS} of the cluster CIDR ${cidr} is allocated`,
+    );
+  return free;
 }

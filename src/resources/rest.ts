@@ -34,6 +34,8 @@ export interface Ctx {
   onCommit: (w: Committed) => void;
   /** Hooks kinds need beyond plain storage (allocators); set by the caller. */
   allocate?: (s: Strategy, o: KObject, old: KObject | undefined) => Promise<Write["allocate"]>;
+  /** Admission by who is writing (a node's own objects): may change the object or throw. */
+  admit?: (s: Strategy, o: KObject, old: KObject | undefined) => void;
 }
 
 export interface Committed {
@@ -188,6 +190,7 @@ export async function create(
   if (s.statusSubresource) delete o.status;
   s.defaults?.(o);
   s.prepareForCreate?.(o);
+  ctx.admit?.(s, o, undefined);
   throwInvalid(s, meta.name, [...validateObjectMeta(s, o), ...(s.validate?.(o) ?? [])]);
   trackManagers(s, undefined, o, opts, ctx.now());
   const key = keyOf(s, namespace, meta.name);
@@ -297,6 +300,7 @@ export async function update(
         : opts.subresource === "binding"
           ? bindingUpdate(old, next)
           : mainUpdate(s, old, next);
+    ctx.admit?.(s, o, old);
     // Removing the last finalizer of an object being deleted deletes it.
     // A pod also waits for its kubelet (deletionGracePeriodSeconds 0) before it goes.
     const finished =

@@ -6,7 +6,7 @@ export type StoreFailure = "exists" | "conflict" | "allocated";
 export const classify = (err: unknown): StoreFailure | undefined => {
   const text = messages(err).join("\n");
   if (/CHECK constraint failed: conflict/.test(text)) return "conflict";
-  if (/UNIQUE constraint failed: objects\./.test(text)) return "exists";
+  if (/UNIQUE constraint failed: (objects|node_credentials)\./.test(text)) return "exists";
   if (/UNIQUE constraint failed: allocations\./.test(text)) return "allocated";
   return undefined;
 };

@@ -20,7 +20,7 @@ export interface Stored {
 export type KObject = Record<string, any>;
 
 export interface Allocation {
-  kind: "clusterip" | "nodeport";
+  kind: "clusterip" | "nodeport" | "podcidr";
   value: string;
   /** Named by the client (not picked by the allocator): a clash is the client's error. */
   requested?: boolean;

@@ -1,5 +1,13 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import {
+  check,
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
 
 /** One row per live object. The body is stored without metadata.resourceVersion: the rv column is it. */
 export const objects = sqliteTable(
@@ -58,13 +66,19 @@ export const writeGuard = sqliteTable(
   (t) => [check("conflict", sql`${t.ok} = 1`)],
 );
 
-/** Allocated ClusterIPs and NodePorts; the primary key makes a double allocation impossible. */
+/**
+ * Allocated ClusterIPs, NodePorts and pod CIDRs; the primary key makes a double allocation
+ * impossible.
+ */
 export const allocations = sqliteTable(
   "allocations",
   {
-    kind: text({ enum: ["clusterip", "nodeport"] }).notNull(),
+    kind: text({ enum: ["clusterip", "nodeport", "podcidr"] }).notNull(),
     value: text().notNull(),
-    /** uid of the owning object, so a delete releases exactly its own values. */
+    /**
+     * uid of the owning object, so a delete releases exactly its own values; a pod CIDR belongs to
+     * the node credential (`node:<name>`), so it outlives the Node object.
+     */
     owner: text().notNull(),
   },
   (t) => [primaryKey({ columns: [t.kind, t.value] }), index("allocations_owner").on(t.owner)],
@@ -80,4 +94,22 @@ export const ownerRefs = sqliteTable(
     name: text().notNull(),
   },
   (t) => [primaryKey({ columns: [t.ownerUid, t.resource, t.namespace, t.name] })],
+);
+
+/**
+ * Enrolled hosts: one credential per node name. Only the SHA-256 of the credential is kept; the
+ * node's pod CIDR is also in `allocations` (kind "podcidr"), which keeps it unique.
+ */
+export const nodeCredentials = sqliteTable(
+  "node_credentials",
+  {
+    nodeName: text("node_name").primaryKey(),
+    /** base64url SHA-256 of the bearer credential. */
+    hash: text().notNull(),
+    podCidr: text("pod_cidr").notNull(),
+    /** The join token's id that enrolled (or last re-enrolled) the node. */
+    tokenId: text("token_id").notNull(),
+    joinedAt: text("joined_at").notNull(),
+  },
+  (t) => [uniqueIndex("node_credentials_hash").on(t.hash)],
 );

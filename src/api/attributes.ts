@@ -1,0 +1,32 @@
+// The authorization attributes of a resource request: verb and what it names.
+import type { Attributes } from "../auth/node-authorizer.ts";
+import { boolQuery, type C, query } from "./context.ts";
+import type { ResourcePath } from "./paths.ts";
+
+function verbOf(c: C, p: ResourcePath): string {
+  switch (c.req.method) {
+    case "GET":
+    case "HEAD":
+      return p.name ? "get" : boolQuery(c, "watch") ? "watch" : "list";
+    case "POST":
+      return "create";
+    case "PUT":
+      return "update";
+    case "PATCH":
+      return "patch";
+    case "DELETE":
+      return p.name ? "delete" : "deletecollection";
+    default:
+      return c.req.method.toLowerCase();
+  }
+}
+
+export const attributesOf = (c: C, p: ResourcePath): Attributes => ({
+  verb: verbOf(c, p),
+  group: p.group,
+  resource: p.plural,
+  subresource: p.subresource,
+  namespace: p.namespace,
+  name: p.name,
+  fieldSelector: query(c, "fieldSelector"),
+});
