@@ -2,11 +2,11 @@
 // answers log requests over the wire protocol (src/tunnel/node-tunnel.ts); kubectl's requests
 // (pods/log) come back with its lines, follow streams later lines, and the errors read as
 // Kubernetes'.
-import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type DownFrame, dataFrame, type LogQuery } from "../../src/k8s/tunnel-protocol.ts";
-import { api, call, eventually } from "./helpers.ts";
+import { api, call, eventually, TOKEN } from "./helpers.ts";
 import { registerNode } from "./hollow.ts";
+import { joinNode } from "./nodes.ts";
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -59,11 +59,22 @@ class TestAgent {
 const key = (q: Pick<LogQuery, "namespace" | "pod" | "container">) =>
   `${q.namespace}/${q.pod}/${q.container}`;
 
-/** Open the node's tunnel as its agent would. */
-async function dial(node: string): Promise<TestAgent> {
-  const res = await env.TUNNEL.getByName(node).fetch("https://tunnel/", {
-    headers: { upgrade: "websocket" },
+const credentials = new Map<string, string>();
+/** The node's credential, joining it the first time. */
+async function credential(node: string): Promise<string> {
+  if (!credentials.has(node)) credentials.set(node, (await joinNode(node)).credential);
+  return credentials.get(node) as string;
+}
+
+const openTunnel = async (node: string, token: string) =>
+  api("GET", `/kubeflare/v1/nodes/${node}/tunnel`, undefined, {
+    upgrade: "websocket",
+    authorization: `Bearer ${token}`,
   });
+
+/** Open the node's tunnel as its agent would: a WebSocket with the node's credential. */
+async function dial(node: string): Promise<TestAgent> {
+  const res = await openTunnel(node, await credential(node));
   expect(res.status).toBe(101);
   return new TestAgent(res.webSocket as WebSocket);
 }
@@ -222,13 +233,23 @@ describe("pods/log through the tunnel", () => {
 
 describe("the tunnel endpoint", () => {
   it("lets no one but the node itself open a node's tunnel", async () => {
-    const res = await api("GET", "/kubeflare/v1/nodes/logs-5/tunnel", undefined, {
-      upgrade: "websocket",
-    });
-    expect(res.status).toBe(403);
-    const body: any = await res.json();
+    const admin = await openTunnel("logs-5", TOKEN);
+    expect(admin.status).toBe(403);
+    const body: any = await admin.json();
     expect(body.reason).toBe("Forbidden");
     expect(body.message).toContain('User "admin" cannot open the tunnel of node "logs-5"');
+
+    const other = await openTunnel("logs-5", await credential("logs-7"));
+    expect(other.status).toBe(403);
+    expect(((await other.json()) as any).message).toContain('User "system:node:logs-7"');
+
+    const nobody = await openTunnel("logs-5", "not-a-credential");
+    expect(nobody.status).toBe(401);
+
+    const plain = await api("GET", "/kubeflare/v1/nodes/logs-5/tunnel", undefined, {
+      authorization: `Bearer ${await credential("logs-5")}`,
+    });
+    expect(plain.status).toBe(400);
   });
 
   it("serves through the newest socket when the agent reconnects", async () => {

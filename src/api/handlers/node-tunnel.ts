@@ -6,7 +6,7 @@ import type { C } from "../context.ts";
 export async function openTunnel(c: C): Promise<Response> {
   const node = c.req.param("name") as string;
   const user = c.get("user");
-  if (user.username !== `system:node:${node}` || !user.groups.includes("system:nodes"))
+  if (user.node?.name !== node)
     throw forbidden(
       `nodes "${node}" is forbidden: User "${user.username}" cannot open the tunnel of node "${node}": only the node itself may`,
     );
