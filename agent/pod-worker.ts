@@ -145,6 +145,7 @@ export class PodWorker {
               reason: (f.exitCode ?? 0) === 0 ? "Completed" : "Error",
               startedAt,
               finishedAt: now(),
+              containerID: `containerd://${f.id}`,
             },
           };
       this.records.set(name, {
@@ -214,6 +215,8 @@ export class PodWorker {
           reason: code === 0 ? "Completed" : "Error",
           startedAt,
           finishedAt: /^\d{4}-/.test(exitedAt) ? `${exitedAt.slice(0, 19)}Z` : now(),
+          // Kept with the state: it names this run once the state becomes lastState.
+          containerID: `containerd://${id}`,
         },
       };
       r.ready = false;

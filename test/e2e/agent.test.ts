@@ -392,6 +392,26 @@ describe("host agent", () => {
     expect(log).toMatch(new RegExp(`stdout F ${pod.metadata.name}$`, "m"));
   });
 
+  it("kubectl logs -f streams lines written after it started; --previous shows the last run", async () => {
+    await kubectl([
+      "run",
+      "ticker",
+      `--image=${registry.ref("v1")}`,
+      "--command",
+      "--",
+      "sh",
+      "-c",
+      "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done",
+    ]);
+    await kubectl(["wait", "--for=condition=Ready", "pod/ticker", "--timeout=60s"]);
+    const follow = cluster.kubectlBackground(["logs", "-f", "ticker"]);
+    const first = Number((await follow.waitFor(/tick (\d+)/, 30_000)).split(" ")[1]);
+    await follow.waitFor(new RegExp(`tick ${first + 3}\\n`), 30_000);
+    await follow.stop();
+    const previous = await kubectl(["logs", "crash", "--previous"]);
+    expect(previous).toBe("boom\n");
+  });
+
   it("a killed and restarted agent adopts its running containers without restarting them", async () => {
     const before = await podsOf("app=web");
     const tasks = await containerd.ctr(["tasks", "ls"]);
@@ -423,6 +443,9 @@ describe("host agent", () => {
       "pod/crash",
       "pod/probed",
       "pod/unready",
+      "pod/ticker",
+      // sh as pid 1 ignores SIGTERM: the grace period given here ends it.
+      "--grace-period=2",
       "--wait=false",
     ]);
     await eventually(async () => (await json(["get", "pods"])).items.length === 0, 90_000);
