@@ -24,6 +24,8 @@ export interface PulledImage {
   ref: string;
   /** repo@digest, reported as the container's imageID. */
   imageID: string;
+  /** Milliseconds spent pulling, or undefined when the image was present. */
+  pulledMs?: number;
 }
 
 export class Images {
@@ -38,24 +40,29 @@ export class Images {
     this.log = log;
   }
 
-  async ensure(image: string, policy?: string): Promise<PulledImage> {
+  /** Makes `image` present per `policy`; `onPull` is called before a pull starts. */
+  async ensure(image: string, policy?: string, onPull?: () => void): Promise<PulledImage> {
     if (!image || /\s/.test(image))
       throw new ImageError("InvalidImageName", `invalid image name "${image}"`);
     const r = parseImage(image);
     const ref = formatImage(r);
     const effective = policy ?? defaultPullPolicy(image);
     let digest = (await this.containerd.images()).get(ref);
+    let pulledMs: number | undefined;
     if (!digest || effective === "Always") {
       if (effective === "Never")
         throw new ImageError(
           "ErrImageNeverPull",
           `Container image "${image}" is not present with pull policy of Never`,
         );
+      onPull?.();
+      const t0 = Date.now();
       await this.pull(image, ref);
+      pulledMs = Date.now() - t0;
       digest = (await this.containerd.images()).get(ref);
       if (!digest) throw new ImageError("ErrImagePull", `image ${ref} missing after pull`);
     }
-    return { ref, imageID: `${r.host}/${r.repo}@${digest}` };
+    return { ref, imageID: `${r.host}/${r.repo}@${digest}`, pulledMs };
   }
 
   private pull(image: string, ref: string): Promise<void> {

@@ -9,7 +9,8 @@ import type { Backoff } from "./backoff.ts";
 import { type Cni, netnsPath } from "./cni.ts";
 import type { Containerd } from "./containerd.ts";
 import { ConfigError, expand, type ObjectSource, resolveEnv } from "./env.ts";
-import { ImageError, type Images } from "./images.ts";
+import type { Recorder } from "./events.ts";
+import { ImageError, type Images, type PulledImage } from "./images.ts";
 import { containerLogFile, logUri, podLogDir } from "./logger.ts";
 import { ContainerProbes, probeOnce } from "./probes.ts";
 import { type Sandbox, setUpSandbox, tearDownSandbox } from "./sandbox.ts";
@@ -45,6 +46,7 @@ export interface Runtime {
   nodeCPU: number;
   nodeMemory: number;
   log(msg: string): void;
+  event: Recorder;
   /** Register/unregister a containerd id → worker mapping for exit events. */
   track(id: string, worker: PodWorker | undefined): void;
 }
@@ -284,6 +286,12 @@ export class PodWorker {
         this.sandbox = await setUpSandbox(this.pod, this.rt.dataDir, this.rt.cni, this.rt.hostIP);
       } catch (err) {
         this.rt.log(`${this.key}: sandbox: ${(err as Error).message}`);
+        this.rt.event(
+          this.pod,
+          "Warning",
+          "FailedCreatePodSandBox",
+          `Failed to create pod sandbox: ${(err as Error).message}`,
+        );
         this.wake(5000);
         return this.report();
       }
@@ -358,6 +366,14 @@ export class PodWorker {
     }
     const at = this.rt.backoff.readyAt(key, ranFor);
     if (at > Date.now() && r.lastState) {
+      if (!("waiting" in r.state && r.state.waiting.reason === "CrashLoopBackOff"))
+        this.rt.event(
+          this.pod,
+          "Warning",
+          "BackOff",
+          "Back-off restarting failed container",
+          c.name,
+        );
       r.state = {
         waiting: {
           reason: "CrashLoopBackOff",
@@ -370,6 +386,9 @@ export class PodWorker {
     const pullKey = `${this.uid}/pull/${c.name}`;
     const pullAt = this.rt.backoff.readyAt(pullKey);
     if (pullAt > Date.now()) {
+      r.state = {
+        waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${c.image}"` },
+      };
       this.wake(pullAt - Date.now());
       return;
     }
@@ -378,17 +397,28 @@ export class PodWorker {
 
   private async start(c: any, r: ContainerRecord, key: string, pullKey: string): Promise<void> {
     const rt = this.rt;
-    let image: { ref: string; imageID: string };
+    let image: PulledImage;
     try {
-      image = await rt.images.ensure(c.image, c.imagePullPolicy);
+      image = await rt.images.ensure(c.image, c.imagePullPolicy, () =>
+        rt.event(this.pod, "Normal", "Pulling", `Pulling image "${c.image}"`, c.name),
+      );
       rt.backoff.forget(pullKey);
+      rt.event(
+        this.pod,
+        "Normal",
+        "Pulled",
+        image.pulledMs === undefined
+          ? `Container image "${c.image}" already present on machine`
+          : `Successfully pulled image "${c.image}" in ${image.pulledMs}ms`,
+        c.name,
+      );
     } catch (err) {
       const reason = err instanceof ImageError ? err.reason : "ErrImagePull";
-      const retried = "waiting" in r.state && /ImagePull/.test(r.state.waiting.reason);
       rt.backoff.started(pullKey);
+      rt.event(this.pod, "Warning", "Failed", (err as Error).message, c.name);
       r.state = {
         waiting: {
-          reason: retried && reason === "ErrImagePull" ? "ImagePullBackOff" : reason,
+          reason,
           message: (err as Error).message,
         },
       };
@@ -404,6 +434,7 @@ export class PodWorker {
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       r.state = { waiting: { reason: "CreateContainerConfigError", message: err.message } };
+      rt.event(this.pod, "Warning", "Failed", `Error: ${err.message}`, c.name);
       this.wake(10_000);
       return;
     }
@@ -423,6 +454,7 @@ export class PodWorker {
       await rt.containerd.remove(id);
       const msg = res.stderr.trim().split("\n").pop() ?? "";
       rt.log(`${this.key}: start ${c.name}: ${msg}`);
+      rt.event(this.pod, "Warning", "Failed", `Error: ${msg}`, c.name);
       r.state = { waiting: { reason: "RunContainerError", message: msg } };
       rt.backoff.started(key);
       r.lastState ??= {
@@ -437,6 +469,8 @@ export class PodWorker {
     r.restartCount = restart;
     r.state = { running: { startedAt: now() } };
     rt.log(`${this.key}: started container ${c.name} (${id})`);
+    rt.event(this.pod, "Normal", "Created", `Created container ${c.name}`, c.name);
+    rt.event(this.pod, "Normal", "Started", `Started container ${c.name}`, c.name);
     this.startProbes(c, id);
     const early = this.earlyExits.get(id);
     if (early) {
@@ -462,6 +496,8 @@ export class PodWorker {
       {
         onChange: () => {
           if (r.containerId !== id) return;
+          if (r.ready && !p.ready)
+            this.rt.event(this.pod, "Warning", "Unhealthy", "Readiness probe failed", c.name);
           r.ready = p.ready;
           r.started = p.started;
           this.kick();
@@ -469,6 +505,14 @@ export class PodWorker {
         onLivenessFailure: (message) => {
           if (r.containerId !== id || !isRunning(r)) return;
           this.rt.log(`${this.key}: ${c.name}: ${message}; restarting it`);
+          this.rt.event(this.pod, "Warning", "Unhealthy", message, c.name);
+          this.rt.event(
+            this.pod,
+            "Normal",
+            "Killing",
+            `Container ${c.name} failed liveness probe, will be restarted`,
+            c.name,
+          );
           p.stop();
           void this.stopContainer(id, this.gracePeriod(false));
         },
@@ -597,6 +641,7 @@ export class PodWorker {
             sleep(left),
           ]);
         }
+        this.rt.event(this.pod, "Normal", "Killing", `Stopping container ${r.name}`, r.name);
         await this.stopContainer(r.containerId as string, Math.max(0, deadline - Date.now()));
       }),
     );

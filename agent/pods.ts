@@ -7,6 +7,7 @@ import { Backoff } from "./backoff.ts";
 import { Cni } from "./cni.ts";
 import type { Containerd } from "./containerd.ts";
 import type { ObjectSource } from "./env.ts";
+import { eventRecorder } from "./events.ts";
 import { Images } from "./images.ts";
 import { installLogger } from "./logger.ts";
 import { type Adopted, LABELS, PodWorker, type Runtime } from "./pod-worker.ts";
@@ -61,6 +62,7 @@ export class PodManager {
       nodeCPU: cpus().length,
       nodeMemory: totalmem(),
       log: opts.log,
+      event: eventRecorder(api, opts.nodeName),
       track: (id, worker) => {
         if (worker) this.byContainer.set(id, worker);
         else this.byContainer.delete(id);

@@ -199,6 +199,12 @@ describe("host agent", () => {
       expect(cs.imageID).toMatch(/@sha256:[0-9a-f]{64}$/);
       expect(cs.state.running.startedAt).toBeTruthy();
     }
+    const events = (await json(["get", "events"])).items.filter(
+      (e: any) => e.involvedObject.uid === pods[0].metadata.uid,
+    );
+    expect(events.map((e: any) => e.reason)).toEqual(
+      expect.arrayContaining(["Pulled", "Created", "Started"]),
+    );
     // busybox httpd logs each request on stderr, in CRI format.
     expect(logOf(pods[0], "httpd")).toMatch(
       /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stderr F .*response:200$/m,
@@ -254,6 +260,23 @@ describe("host agent", () => {
     const out = await kubectl(["get", "pod", "crash"]);
     expect(out).toMatch(/CrashLoopBackOff/);
     expect(logOf(await json(["get", "pod", "crash"]), "crash", 0)).toMatch(/stdout F boom$/m);
+  });
+
+  it("an image that cannot be pulled shows ErrImagePull, then ImagePullBackOff", async () => {
+    await kubectl(["run", "missing", `--image=${registry.ref("no-such-tag")}`]);
+    const seen = new Set<string>();
+    await eventually(
+      async () => {
+        const s = (await json(["get", "pod", "missing"])).status.containerStatuses?.[0];
+        if (s?.state.waiting) seen.add(s.state.waiting.reason);
+        return seen.has("ErrImagePull") && seen.has("ImagePullBackOff");
+      },
+      60_000,
+      100,
+    );
+    const p = await json(["get", "pod", "missing"]);
+    expect(p.status.phase).toBe("Pending");
+    expect(p.status.containerStatuses[0].restartCount).toBe(0);
   });
 
   it("restarts a container whose liveness probe fails; a failing readiness probe keeps it out of the endpoints", async () => {
@@ -458,6 +481,7 @@ describe("host agent", () => {
       "pod/probed",
       "pod/unready",
       "pod/ticker",
+      "pod/missing",
       // sh as pid 1 ignores SIGTERM: the grace period given here ends it.
       "--grace-period=2",
       "--wait=false",
