@@ -190,13 +190,26 @@ export class PodWorker {
     );
   }
 
+  /**
+   * A container the agent has not run (yet): the reported status carries over what an earlier
+   * agent run knew (restart count, last state, a finished init container).
+   */
   private newRecord(c: any): ContainerRecord {
+    const st = this.pod.status ?? {};
+    const prev = [...(st.containerStatuses ?? []), ...(st.initContainerStatuses ?? [])].find(
+      (s: any) => s.name === c.name,
+    );
+    const isInit = (this.pod.spec.initContainers ?? []).some((x: any) => x.name === c.name);
+    const doneInit = isInit && prev?.state?.terminated?.exitCode === 0;
+    const ran = prev?.containerID?.startsWith("containerd://");
     return {
       name: c.name,
       image: c.image,
-      imageID: "",
-      state: { waiting: { reason: "ContainerCreating" } },
-      restartCount: 0,
+      imageID: prev?.imageID ?? "",
+      containerId: ran ? prev.containerID.slice("containerd://".length) : undefined,
+      state: doneInit ? prev.state : { waiting: { reason: "ContainerCreating" } },
+      lastState: prev?.lastState?.terminated ? prev.lastState : undefined,
+      restartCount: prev?.restartCount ?? 0,
       ready: false,
       started: false,
     };
@@ -272,6 +285,13 @@ export class PodWorker {
   private async sync(): Promise<void> {
     if (this.done) return;
     if (this.gone || this.pod.metadata.deletionTimestamp) return this.terminate();
+    // A pod reported finished never runs again (e.g. a Job pod seen by a restarted agent).
+    const reported = this.pod.status?.phase;
+    if (
+      (reported === "Succeeded" || reported === "Failed") &&
+      ![...this.records.values()].some(isRunning)
+    )
+      return this.finish();
     const spec = this.pod.spec;
     const inits: any[] = spec.initContainers ?? [];
     const mains: any[] = spec.containers ?? [];
