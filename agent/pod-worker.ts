@@ -60,6 +60,8 @@ export interface Adopted {
   exitCode?: number;
 }
 
+/** How long ErrImagePull shows before the wait is reported as ImagePullBackOff. */
+const PULL_ERROR_SHOWN_MS = 3000;
 const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,6 +82,7 @@ export class PodWorker {
   private readonly probes = new Map<string, ContainerProbes>();
   private readonly exitWaiters = new Map<string, () => void>();
   /** Exits of tasks whose `ctr run` had not returned yet. */
+  private readonly pullFailedAt = new Map<string, number>();
   private readonly earlyExits = new Map<string, { code: number; at: string }>();
   private sandbox?: Sandbox;
   private volumes?: Map<string, string>;
@@ -406,9 +409,13 @@ export class PodWorker {
     const pullKey = `${this.uid}/pull/${c.name}`;
     const pullAt = this.rt.backoff.readyAt(pullKey);
     if (pullAt > Date.now()) {
-      r.state = {
-        waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${c.image}"` },
-      };
+      // As the kubelet shows it: ErrImagePull right after a failed pull, then ImagePullBackOff.
+      const failedAt = this.pullFailedAt.get(c.name) ?? 0;
+      if (Date.now() - failedAt >= PULL_ERROR_SHOWN_MS)
+        r.state = {
+          waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${c.image}"` },
+        };
+      else this.wake(failedAt + PULL_ERROR_SHOWN_MS - Date.now());
       this.wake(pullAt - Date.now());
       return;
     }
@@ -435,6 +442,7 @@ export class PodWorker {
     } catch (err) {
       const reason = err instanceof ImageError ? err.reason : "ErrImagePull";
       rt.backoff.started(pullKey);
+      this.pullFailedAt.set(c.name, Date.now());
       rt.event(this.pod, "Warning", "Failed", (err as Error).message, c.name);
       r.state = {
         waiting: {
