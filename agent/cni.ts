@@ -168,17 +168,17 @@ export class Cni {
     rmSync(this.resultFile(podUID), { force: true });
   }
 
-  /** Pod UIDs that have a sandbox (netns or saved result) on this host. */
+  /**
+   * Pod UIDs this agent wired (its saved results). Network namespaces alone do not count: another
+   * agent on the same host (another data dir) may own them.
+   */
   sandboxes(): string[] {
-    const uids = new Set<string>();
     try {
-      for (const f of readdirSync(join(this.dir, "results")))
-        if (f.endsWith(".json")) uids.add(f.slice(0, -5));
-    } catch {}
-    try {
-      for (const f of readdirSync("/var/run/netns"))
-        if (f.startsWith(NETNS_PREFIX)) uids.add(f.slice(NETNS_PREFIX.length));
-    } catch {}
-    return [...uids];
+      return readdirSync(join(this.dir, "results"))
+        .filter((f) => f.endsWith(".json"))
+        .map((f) => f.slice(0, -5));
+    } catch {
+      return [];
+    }
   }
 }

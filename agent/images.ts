@@ -33,6 +33,8 @@ export class Images {
   private readonly registries: RegistryConfig;
   private readonly log: (msg: string) => void;
   private readonly inflight = new Map<string, Promise<void>>();
+  /** ref → digest of images known present, so most starts need no `ctr images ls`. */
+  private readonly present = new Map<string, string>();
 
   constructor(containerd: Containerd, registries: RegistryConfig, log: (msg: string) => void) {
     this.containerd = containerd;
@@ -47,7 +49,8 @@ export class Images {
     const r = parseImage(image);
     const ref = formatImage(r);
     const effective = policy ?? defaultPullPolicy(image);
-    let digest = (await this.containerd.images()).get(ref);
+    let digest = this.present.get(ref);
+    if (!digest || effective === "Always") digest = (await this.containerd.images()).get(ref);
     let pulledMs: number | undefined;
     if (!digest || effective === "Always") {
       if (effective === "Never")
@@ -62,7 +65,13 @@ export class Images {
       digest = (await this.containerd.images()).get(ref);
       if (!digest) throw new ImageError("ErrImagePull", `image ${ref} missing after pull`);
     }
+    this.present.set(ref, digest);
     return { ref, imageID: `${r.host}/${r.repo}@${digest}`, pulledMs };
+  }
+
+  /** Forget what is known of `image` (e.g. a run found it missing). */
+  forget(image: string): void {
+    this.present.delete(formatImage(parseImage(image)));
   }
 
   private pull(image: string, ref: string): Promise<void> {

@@ -481,6 +481,7 @@ export class PodWorker {
       rt.track(id, undefined);
       await rt.containerd.remove(id);
       const msg = res.stderr.trim().split("\n").pop() ?? "";
+      if (/image.*not found|not found.*image/i.test(msg)) rt.images.forget(c.image);
       rt.log(`${this.key}: start ${c.name}: ${msg}`);
       rt.event(this.pod, "Warning", "Failed", `Error: ${msg}`, c.name);
       r.state = { waiting: { reason: "RunContainerError", message: msg } };

@@ -131,9 +131,13 @@ export async function setUpSandbox(
   };
 }
 
+/** Whether `path` is a mount point (read from mountinfo: no process to spawn). */
 async function isMountPoint(path: string): Promise<boolean> {
   if (!existsSync(path)) return false;
-  return (await exec("mountpoint", ["-q", path])).code === 0;
+  const info = readFileSync("/proc/self/mountinfo", "utf8");
+  const unoctal = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
+  return info.split("\n").some((l) => unoctal(l.split(" ")[4] ?? "") === path);
 }
 
 /** Releases the pod's IP, deletes its namespaces and its sandbox dir. */
@@ -141,6 +145,10 @@ export async function tearDownSandbox(uid: string, dataDir: string, cni: Cni): P
   const dir = sandboxDir(dataDir, uid);
   const uts = join(dir, "uts");
   if (await isMountPoint(uts)) await exec("umount", [uts]);
-  await cni.tearDown(uid);
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    // A failed CNI DEL keeps its saved result, so the next start-up sweep tries again.
+    await cni.tearDown(uid);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
