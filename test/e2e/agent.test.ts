@@ -436,6 +436,63 @@ describe("host agent", () => {
     expect(previous).toBe("boom\n");
   });
 
+  it("runs init containers first; deletion runs preStop, then SIGTERM, then removes the pod", async () => {
+    const host = join(tmp, "hostpath");
+    const mount = [{ name: "host", mountPath: "/host" }];
+    await kubectl(
+      ["apply", "-f", "-"],
+      manifests({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "lifecycle" },
+        spec: {
+          terminationGracePeriodSeconds: 20,
+          volumes: [{ name: "host", hostPath: { path: host, type: "DirectoryOrCreate" } }],
+          initContainers: [
+            {
+              name: "first",
+              image: registry.ref("v1"),
+              command: ["sh", "-c", "echo init-1 >> /host/log"],
+              volumeMounts: mount,
+            },
+            {
+              name: "second",
+              image: registry.ref("v1"),
+              command: ["sh", "-c", "echo init-2 >> /host/log"],
+              volumeMounts: mount,
+            },
+          ],
+          containers: [
+            {
+              name: "main",
+              image: registry.ref("v1"),
+              command: [
+                "sh",
+                "-c",
+                'trap "echo term >> /host/log; exit 0" TERM; echo main >> /host/log; while true; do sleep 0.2; done',
+              ],
+              lifecycle: {
+                preStop: { exec: { command: ["sh", "-c", "echo prestop >> /host/log"] } },
+              },
+              volumeMounts: mount,
+            },
+          ],
+        },
+      }),
+    );
+    await kubectl(["wait", "--for=condition=Ready", "pod/lifecycle", "--timeout=60s"]);
+    const pod = await json(["get", "pod", "lifecycle"]);
+    expect(pod.status.initContainerStatuses.map((s: any) => s.state.terminated?.reason)).toEqual([
+      "Completed",
+      "Completed",
+    ]);
+    const t0 = Date.now();
+    await kubectl(["delete", "pod", "lifecycle", "--timeout=60s"]);
+    // The container ended on SIGTERM, well before the 20 s grace period.
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(readFileSync(join(host, "log"), "utf8")).toBe("init-1\ninit-2\nmain\nprestop\nterm\n");
+  });
+
   it("a killed and restarted agent adopts its running containers without restarting them", async () => {
     const before = await podsOf("app=web");
     const tasks = await containerd.ctr(["tasks", "ls"]);
