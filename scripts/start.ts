@@ -140,10 +140,17 @@ async function main() {
     console.log(`No local node (pods stay Pending until a host joins):\n${missing}\n`);
     return;
   }
-  node = await startLocalNode({ state, server, adminToken: token, bundle });
-  await node.waitReady();
-  console.log(`node ${node.nodeName} is Ready: this machine runs the cluster's pods`);
-  console.log(`agent log: ${node.agentLog}\ncontainerd log: ${node.containerdLog}\n`);
+  try {
+    node = await startLocalNode({ state, server, kubeconfig: path, bundle });
+    await node.waitReady();
+    console.log(`node ${node.nodeName} is Ready: this machine runs the cluster's pods`);
+    console.log(`agent log: ${node.agentLog}\ncontainerd log: ${node.containerdLog}\n`);
+  } catch (err) {
+    // The control plane stays up: a host can still join with install.sh.
+    console.error(`the local node did not start: ${(err as Error).message}\n`);
+    await node?.stop();
+    node = undefined;
+  }
 }
 
 main().catch((err) => {

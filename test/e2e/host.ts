@@ -3,20 +3,21 @@
 // leaves the machine as it found it: no container, shim, mount, network namespace, bridge or
 // nftables table of ours.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BRIDGE, Cni, NETNS_PREFIX, netnsName, netnsPath } from "../../agent/cni.ts";
 import { type OwnContainerd, startOwnContainerd } from "../../scripts/containerd.ts";
 import { CommandError, run } from "../../scripts/run.ts";
 import { root } from "./cluster.ts";
 
 /** containerd namespace the agent runs its pods in. */
 export const NAMESPACE = "kubeflare";
-/** The agent's bridge and nftables table (CONTRACT.md). */
-export const BRIDGE = "kubeflare0";
+/** The agent's bridge, and the prefix of its network namespaces (under /run/netns). */
+export { BRIDGE, NETNS_PREFIX };
+/** The agent's nftables table (CONTRACT.md). */
 export const NFT_TABLE = "kubeflare";
-/** Network namespaces the agent creates are named with this prefix (under /run/netns). */
-export const NETNS_PREFIX = "kubeflare-";
+const CNI_CONFLIST = "kubeflare.conflist";
 export const CNI_BIN_DIR = "/usr/lib/cni";
 export const AGENT_BUNDLE = join(root, "public/agent/kubeflare-agent.mjs");
 
@@ -64,14 +65,20 @@ export interface Containerd {
   /** grpc socket, for `ctr --address` and the agent's `--containerd-address`. */
   address: string;
   pid: number;
+  /**
+   * Where this host's agent should keep its data (`--data-dir`): stop() then also tears down
+   * the agent's pod sandboxes and whatever it mounted there.
+   */
+  agentDataDir: string;
   /** containerd's own log (stdout and stderr). */
   log(): string;
   /** Runs `ctr --address <address> -n <namespace> …args`; stdout, or throws CommandError. */
   ctr(args: string[], opts?: { namespace?: string; input?: string }): Promise<string>;
   /**
    * Removes every container and task of this containerd (all namespaces), stops it (SIGTERM, then
-   * SIGKILL) and its shims, unmounts whatever is mounted under `dir`, deletes the agent's network
-   * namespaces, bridge and nftables table (unless `network: false`) and removes `dir`.
+   * SIGKILL) and its shims, tears down the sandboxes of the agent that used `agentDataDir` (see
+   * cleanupNetwork; skipped with `network: false`), unmounts whatever is mounted under `dir` and
+   * removes `dir`.
    */
   stop(opts?: { network?: boolean }): Promise<void>;
 }
@@ -89,6 +96,7 @@ export async function startContainerd(opts: { dir?: string } = {}): Promise<Cont
     throw new Error(`${(err as Error).message}:\n${log}`);
   }
   const { child, address } = own;
+  const agentDataDir = join(dir, "agent");
   const pid = child.pid as number;
   started.add(pid);
   const ctr = (args: string[], o: { namespace?: string; input?: string } = {}) =>
@@ -108,11 +116,11 @@ export async function startContainerd(opts: { dir?: string } = {}): Promise<Cont
     }
     await killPid(child, "SIGTERM", 10_000);
     killShims(address);
-    if (o.network ?? true) await cleanupNetwork();
+    if (o.network ?? true) await cleanupNetwork(agentDataDir);
     await unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   };
-  return { dir, address, pid, log: () => log, ctr, stop };
+  return { dir, address, pid, agentDataDir, log: () => log, ctr, stop };
 }
 
 const lines = (s: string) => s.split("\n").filter((l) => l.trim());
@@ -221,9 +229,43 @@ export async function bridgeExists(): Promise<boolean> {
   }
 }
 
-/** Deletes the agent's network namespaces, its bridge and its nftables table(s). */
-export async function cleanupNetwork() {
-  for (const ns of await agentNetns()) await run("ip", ["netns", "delete", ns], { quiet: true });
+/** Interfaces attached to the agent's bridge (the host ends of pod veths). */
+export async function bridgePorts(): Promise<string[]> {
+  if (!(await bridgeExists())) return [];
+  return lines(await run("ip", ["-o", "link", "show", "master", BRIDGE], { quiet: true })).map(
+    (l) => l.split(":")[1].trim().split("@")[0],
+  );
+}
+
+/** The pod CIDR of the network the agent wrote into `dataDir` (undefined if none). */
+function podCidrOf(dataDir: string): string | undefined {
+  try {
+    const conf = JSON.parse(readFileSync(join(dataDir, "cni", CNI_CONFLIST), "utf8"));
+    return conf.plugins[0].ipam.ranges[0][0].subnet;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Tears down the pod sandboxes the agent with this data dir left (CNI DEL through the agent's own
+ * code: IP release, veth, masquerade and port-map rules; then the netns). Then, when no pod of
+ * any agent is attached to the bridge any more, deletes the bridge and the nftables table. Other
+ * agents' sandboxes on this machine are left alone.
+ */
+export async function cleanupNetwork(dataDir: string) {
+  const podCIDR = podCidrOf(dataDir);
+  if (podCIDR) {
+    const cni = new Cni(dataDir, podCIDR);
+    const ours = readdirSync(join(dataDir, "cni", "results"))
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => f.slice(0, -5));
+    for (const uid of ours) {
+      await cni.tearDown(uid).catch(() => {});
+      if (existsSync(netnsPath(uid))) await run("ip", ["netns", "delete", netnsName(uid)]);
+    }
+  }
+  if ((await bridgePorts()).length) return;
   if (await bridgeExists()) await run("ip", ["link", "delete", BRIDGE], { quiet: true });
   for (const t of await agentNftTables())
     await run("nft", ["delete", "table", ...t.split(" ")], { quiet: true });
