@@ -188,12 +188,15 @@ describe("install.sh with everything in place", () => {
       output += d;
     });
     const pid = child.pid as number;
+    const closed = new Promise((r) => child.on("close", r));
     try {
       // The shell became the agent: same process, now node running the downloaded bundle.
       const cmdline = await eventually(() => {
         const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
         return args.includes(join(installDir, "kubeflare-agent.mjs")) && args;
-      }, 20_000);
+      }, 20_000).catch((err) => {
+        throw new Error(`${err}\n${output}`);
+      });
       expect(cmdline).toContain("--node-name");
       expect(readFileSync(join(installDir, "kubeflare-agent.mjs"))).toEqual(
         readFileSync(join(root, "public/agent/kubeflare-agent.mjs")),
@@ -216,7 +219,7 @@ describe("install.sh with everything in place", () => {
       try {
         process.kill(-pid, "SIGTERM");
       } catch {}
-      await new Promise((r) => child.on("close", r));
+      await closed;
     }
   });
 });
