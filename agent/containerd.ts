@@ -138,10 +138,8 @@ export class Containerd {
       });
       const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
       lines.on("line", (line) => {
-        // "<time> <namespace> /tasks/exit {json}"
-        const m =
-          /^\S+ \S+ \S+ (\S+) \/tasks\/exit (\{.*\})$/.exec(line) ??
-          /^\S+ (\S+) \/tasks\/exit (\{.*\})$/.exec(line);
+        // "2026-11-22 04:35:01.44 +0000 UTC <namespace> /tasks/exit {json}"
+        const m = / (\S+) \/tasks\/exit (\{.*\})$/.exec(line);
         if (!m || m[1] !== NAMESPACE) return;
         try {
           const ev = JSON.parse(m[2]);

@@ -11,6 +11,7 @@ import { joinCluster, loadCredential, saveCredential } from "./join.ts";
 import { NodeAgent } from "./node.ts";
 import { PodManager } from "./pods.ts";
 import { loadRegistries } from "./registries.ts";
+import { startTunnel } from "./tunnel.ts";
 
 const USAGE = `usage: kubeflare-agent --server URL [--token TOKEN] [--node-name NAME]
   [--data-dir DIR] [--containerd-address SOCK] [--insecure-skip-tls-verify] [--registries FILE]`;
@@ -73,12 +74,15 @@ async function main() {
     log,
   });
   await pods.start();
+  // Logs (and later exec, port-forward) reach this host through its outbound tunnel.
+  const tunnel = startTunnel({ server, nodeName, credential, dataDir, insecure, log });
 
   const shutdown = () => {
     // Pods keep running without the agent; a restarted agent adopts them.
     log("stopping (pods keep running)");
     node.stop();
     pods.stop();
+    tunnel.close();
     api.close();
     process.exit(0);
   };

@@ -420,7 +420,8 @@ export class PodWorker {
       this.wake(rt.backoff.readyAt(key) - Date.now());
       return;
     }
-    rt.backoff.started(key);
+    // The first start is free; each restart lengthens the next wait.
+    if (r.containerId) rt.backoff.started(key);
     r.containerId = id;
     r.restartCount = restart;
     r.state = { running: { startedAt: now() } };

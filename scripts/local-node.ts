@@ -91,6 +91,7 @@ export async function startLocalNode(o: {
   server: string;
   kubeconfig: string;
   bundle: string;
+  registries?: string;
 }): Promise<LocalNode> {
   const nodeName = nodeNameOf(hostname());
   const containerdDir = join(o.state, "containerd");
@@ -122,6 +123,7 @@ export async function startLocalNode(o: {
       "--containerd-address",
       containerd.address,
       "--insecure-skip-tls-verify",
+      ...(o.registries ? ["--registries", o.registries] : []),
     ],
     { stdio: ["ignore", fd, fd] },
   );

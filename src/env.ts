@@ -11,6 +11,7 @@ import type { ReplicaSetController } from "./controllers/replicaset.ts";
 import type { Resync } from "./controllers/resync.ts";
 import type { Scheduler } from "./controllers/scheduler.ts";
 import type { StatefulSetController } from "./controllers/statefulset.ts";
+import type { NodeTunnel } from "./tunnel/node-tunnel.ts";
 
 export interface Env {
   DB: D1Database;
@@ -28,6 +29,8 @@ export interface Env {
   SCHEDULER: DurableObjectNamespace<Scheduler>;
   NODE_LIFECYCLE: DurableObjectNamespace<NodeLifecycle>;
   ENDPOINTS: DurableObjectNamespace<EndpointsController>;
+  /** One per node: the agent's WebSocket (logs through the tunnel). */
+  TUNNEL: DurableObjectNamespace<NodeTunnel>;
   /** The admin bearer token (a secret; `.dev.vars` locally). */
   ADMIN_TOKEN: string;
   /** Seals Secrets at rest: base64 of 32 random bytes (a secret; `.dev.vars` locally). */

@@ -13,5 +13,6 @@ export { ReplicaSetController } from "./controllers/replicaset.ts";
 export { Resync } from "./controllers/resync.ts";
 export { Scheduler } from "./controllers/scheduler.ts";
 export { StatefulSetController } from "./controllers/statefulset.ts";
+export { NodeTunnel } from "./tunnel/node-tunnel.ts";
 
 export default app;

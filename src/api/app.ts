@@ -19,6 +19,8 @@ import {
   version,
   wantsAggregated,
 } from "./discovery.ts";
+import { openTunnel } from "./handlers/node-tunnel.ts";
+import { podLog } from "./handlers/pod-log.ts";
 import { binding, eviction } from "./handlers/pod-subresources.ts";
 import { getOne, list } from "./handlers/read.ts";
 import { scale } from "./handlers/scale.ts";
@@ -95,6 +97,7 @@ app.get("/install.sh", (c) => installScript(c));
 app.get("/agent/kubeflare-agent.mjs", (c) => agentBundle(c));
 app.post("/debug/bench/d1", (c) => d1Floor(c));
 app.post("/kubeflare/v1/join", (c) => joinHandler(c));
+app.get("/kubeflare/v1/nodes/:name/tunnel", (c) => openTunnel(c));
 
 app.all("/api/v1/*", (c) => dispatch(c, parseResourcePath("", "v1", rest(c, "/api/v1/"))));
 app.all("/apis/:group/:version/*", (c) => {
@@ -134,6 +137,8 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
     if (p.subresource === "scale") return scale(c, s, p);
     if (p.subresource === "binding" && method === "POST") return binding(c, s, p);
     if (p.subresource === "eviction" && method === "POST") return eviction(c, s, p);
+    if (p.subresource === "log" && method === "GET" && s.info.plural === "pods")
+      return podLog(c, s, p);
     if (p.subresource === "status") {
       if (method === "GET") return getOne(c, s, p);
       if (method === "PUT") return replace(c, s, p);

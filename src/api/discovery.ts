@@ -10,6 +10,7 @@ const SUBRESOURCE_VERBS: Record<string, string[]> = {
   scale: ["get", "patch", "update"],
   binding: ["create"],
   eviction: ["create"],
+  log: ["get"],
 };
 
 /** Subresources served as a kind other than their parent's (kubectl drain looks for Eviction). */

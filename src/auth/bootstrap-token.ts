@@ -44,11 +44,15 @@ export async function checkJoinToken(db: DB, token: string, now: Date): Promise<
   if (!timingSafeEqual(dataValue(s, "token-secret") ?? "", secret)) throw invalid;
   if (dataValue(s, "usage-bootstrap-authentication") !== "true")
     throw unauthorized(`join token ${id} is not usable for authentication`);
-  const expiration = dataValue(s, "expiration");
-  if (expiration) {
-    const at = Date.parse(expiration);
-    if (Number.isNaN(at) || at <= now.getTime())
-      throw unauthorized(`join token ${id} has expired (expiration ${expiration})`);
-  }
+  if (expired(s, now))
+    throw unauthorized(`join token ${id} has expired (expiration ${dataValue(s, "expiration")})`);
   return id;
+}
+
+/** Whether a bootstrap-token Secret's expiration has passed (an unreadable one counts as passed). */
+export function expired(secret: KObject, now: Date): boolean {
+  const expiration = dataValue(secret, "expiration");
+  if (!expiration) return false;
+  const at = Date.parse(expiration);
+  return Number.isNaN(at) || at <= now.getTime();
 }

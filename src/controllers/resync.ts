@@ -1,10 +1,13 @@
 // The level-triggered safety net: every RESYNC_SECONDS the sweep pokes the controller of every
-// controlled object, so workloads converge even when every edge-triggered poke was lost.
+// controlled object, so workloads converge even when every edge-triggered poke was lost. It also
+// deletes expired join tokens.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { openDb } from "../store/db.ts";
 import { listObjects } from "../store/objects.ts";
+import { writeCtx } from "./context.ts";
 import { poke, SCHEDULER, SWEPT, targetOf } from "./pokes.ts";
+import { cleanExpiredTokens } from "./token-cleaner.ts";
 
 const PAGE = 500;
 
@@ -41,6 +44,7 @@ export class Resync extends DurableObject<Env> {
     try {
       for (const resource of SWEPT) await this.sweep(resource);
       await poke(this.env, SCHEDULER);
+      await cleanExpiredTokens(writeCtx(this.env, (p) => this.ctx.waitUntil(p)));
     } finally {
       await this.ctx.storage.setAlarm(Date.now() + this.periodMs);
     }

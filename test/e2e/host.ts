@@ -84,7 +84,9 @@ export interface Containerd {
 }
 
 /** Starts a containerd of the test's own and waits until it answers. */
-export async function startContainerd(opts: { dir?: string } = {}): Promise<Containerd> {
+export async function startContainerd(
+  opts: { dir?: string; agentDataDir?: string } = {},
+): Promise<Containerd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "kubeflare-host-"));
   let log = "";
   let own: OwnContainerd;
@@ -96,7 +98,7 @@ export async function startContainerd(opts: { dir?: string } = {}): Promise<Cont
     throw new Error(`${(err as Error).message}:\n${log}`);
   }
   const { child, address } = own;
-  const agentDataDir = join(dir, "agent");
+  const agentDataDir = opts.agentDataDir ?? join(dir, "agent");
   const pid = child.pid as number;
   started.add(pid);
   const ctr = (args: string[], o: { namespace?: string; input?: string } = {}) =>
@@ -117,6 +119,7 @@ export async function startContainerd(opts: { dir?: string } = {}): Promise<Cont
     await killPid(child, "SIGTERM", 10_000);
     killShims(address);
     if (o.network ?? true) await cleanupNetwork(agentDataDir);
+    await unmountUnder(agentDataDir);
     await unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   };

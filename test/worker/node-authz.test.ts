@@ -155,6 +155,59 @@ describe("node authorizer", () => {
     ).toBe(403);
   });
 
+  it("follows init containers, CSI secrets, claims, ephemeral volumes and the service account", async () => {
+    const claim = (name: string) => ({
+      metadata: { name },
+      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+    });
+    for (const [kind, body] of [
+      ["secrets", { metadata: { name: "init-secret" } }],
+      ["secrets", { metadata: { name: "csi-secret" } }],
+      ["serviceaccounts", { metadata: { name: "builder" } }],
+      ["serviceaccounts", { metadata: { name: "idle" } }],
+      ["persistentvolumeclaims", claim("data")],
+      ["persistentvolumeclaims", claim("extra-scratch")],
+      ["persistentvolumeclaims", claim("unclaimed")],
+    ] as const)
+      expect((await call("POST", `/api/v1/namespaces/${NS}/${kind}`, body)).status).toBe(201);
+    const extra = pod("extra", "authz-a", {
+      serviceAccountName: "builder",
+      initContainers: [
+        {
+          name: "init",
+          image: "busybox",
+          env: [{ name: "S", valueFrom: { secretKeyRef: { name: "init-secret", key: "k" } } }],
+        },
+      ],
+      volumes: [
+        { name: "d", persistentVolumeClaim: { claimName: "data" } },
+        {
+          name: "scratch",
+          ephemeral: {
+            volumeClaimTemplate: {
+              spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+            },
+          },
+        },
+        {
+          name: "c",
+          csi: { driver: "x.example.com", nodePublishSecretRef: { name: "csi-secret" } },
+        },
+      ],
+    });
+    const created = await call("POST", `/api/v1/namespaces/${NS}/pods`, extra);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const get = async (kind: string, name: string) =>
+      (await a("GET", `/api/v1/namespaces/${NS}/${kind}/${name}`)).status;
+    expect(await get("secrets", "init-secret")).toBe(200);
+    expect(await get("secrets", "csi-secret")).toBe(200);
+    expect(await get("serviceaccounts", "builder")).toBe(200);
+    expect(await get("serviceaccounts", "idle")).toBe(403);
+    expect(await get("persistentvolumeclaims", "data")).toBe(200);
+    expect(await get("persistentvolumeclaims", "extra-scratch")).toBe(200);
+    expect(await get("persistentvolumeclaims", "unclaimed")).toBe(403);
+  });
+
   it("reads what the proxy and DNS roles need, writes events, and nothing more", async () => {
     for (const path of [
       "/api/v1/services",
@@ -184,6 +237,12 @@ describe("node authorizer", () => {
       (await a("POST", `/api/v1/namespaces/${NS}/services`, { metadata: { name: "x" } })).status,
     ).toBe(403);
     expect((await a("DELETE", `/api/v1/namespaces/${NS}`)).status).toBe(403);
+    // Its own kubeflare paths (the tunnel) are its; another node's are not.
+    expect((await a("GET", "/kubeflare/v1/nodes/authz-a/tunnel")).status).not.toBe(403);
+    forbidden(
+      await a("GET", "/kubeflare/v1/nodes/authz-b/tunnel"),
+      `forbidden: User "system:node:authz-a" cannot get path "/kubeflare/v1/nodes/authz-b/tunnel"`,
+    );
     forbidden(
       await a("POST", "/debug/bench/d1"),
       `forbidden: User "system:node:authz-a" cannot post path "/debug/bench/d1"`,
@@ -191,7 +250,8 @@ describe("node authorizer", () => {
   });
 
   it("leaves the admin's access whole", async () => {
-    expect((await call("GET", `/api/v1/namespaces/${NS}/secrets`)).body.items.length).toBe(5);
+    const secrets = await call("GET", `/api/v1/namespaces/${NS}/secrets`);
+    expect(secrets.body.items.map((x: any) => x.metadata.name)).toContain("unreferenced");
     expect((await call("GET", "/api/v1/pods")).status).toBe(200);
   });
 });
@@ -222,6 +282,48 @@ describe("node registration", () => {
     );
     expect(relabel.status).toBe(200);
     expect(relabel.body.spec.podCIDR).toBe(aCidr);
+  });
+
+  it("gets its CIDR on a Node the admin registered for it, through a status write", async () => {
+    const { credential, podCIDR } = await joinNode("authz-pre");
+    expect((await call("POST", "/api/v1/nodes", { metadata: { name: "authz-pre" } })).status).toBe(
+      201,
+    );
+    const status = await asNode(credential)(
+      "PATCH",
+      "/api/v1/nodes/authz-pre/status",
+      { status: { capacity: { pods: "110" } } },
+      merge,
+    );
+    expect(status.status).toBe(200);
+    expect(status.body.spec.podCIDRs).toEqual([podCIDR]);
+    expect((await call("DELETE", "/api/v1/nodes/authz-pre")).status).toBe(200);
+  });
+
+  it("keeps its hands off its taints and the node-restriction labels", async () => {
+    const path = "/api/v1/nodes/authz-a";
+    await call("PATCH", path, { spec: { taints: [{ key: "k", effect: "NoSchedule" }] } }, merge);
+    forbidden(
+      await a("PATCH", path, { spec: { taints: null } }, merge),
+      `nodes "authz-a" is forbidden: node "authz-a" is not allowed to modify taints`,
+    );
+    forbidden(
+      await a(
+        "PATCH",
+        path,
+        { metadata: { labels: { "node-restriction.kubernetes.io/pool": "gpu" } } },
+        merge,
+      ),
+      `nodes "authz-a" is forbidden: node "authz-a" is not allowed to modify labels: node-restriction.kubernetes.io/pool`,
+    );
+    // Status writes and other labels still go through with the taint in place.
+    const ok = await a("PATCH", path, { metadata: { labels: { rack: "4" } } }, merge);
+    expect(ok.status).toBe(200);
+    expect(ok.body.spec.taints).toEqual([{ key: "k", effect: "NoSchedule" }]);
+    expect(
+      (await a("PATCH", `${path}/status`, { status: { phase: "Running" } }, merge)).status,
+    ).toBe(200);
+    expect((await call("PATCH", path, { spec: { taints: null } }, merge)).status).toBe(200);
   });
 
   it("may not create, change or delete another node", async () => {

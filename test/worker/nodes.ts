@@ -36,11 +36,14 @@ export async function createJoinToken(o: TokenOptions = {}): Promise<string> {
 }
 
 /** POST /kubeflare/v1/join without any Authorization header. */
-export async function join(body: unknown): Promise<{ status: number; body: any }> {
+export async function join(
+  body: unknown,
+  contentType = "application/json",
+): Promise<{ status: number; body: any }> {
   const res = await worker.fetch(
     new Request("https://kubeflare.test/kubeflare/v1/join", {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": contentType },
       body: typeof body === "string" ? body : JSON.stringify(body),
     }),
   );

@@ -1,0 +1,184 @@
+// The agent's end of its node's tunnel: one outbound WebSocket to the control plane
+// (`/kubeflare/v1/nodes/<node>/tunnel`), over which it serves container logs (the wire protocol is
+// described at the top of src/tunnel/node-tunnel.ts). It redials with back-off and jitter
+// whenever the socket drops (deploys close every socket) and when keep-alives go unanswered.
+import WebSocket from "ws";
+import {
+  type DownFrame,
+  dataFrame,
+  type LogQuery,
+  MAX_CHUNK_BYTES,
+  PING,
+  PONG,
+  type UpFrame,
+  WINDOW_BYTES,
+} from "../src/k8s/tunnel-protocol.ts";
+import { findLog, LogError, readLog } from "./container-logs.ts";
+
+export interface TunnelOptions {
+  /** The control plane, e.g. https://kubeflare.example.com */
+  server: string;
+  nodeName: string;
+  /** The node credential from enrollment. */
+  credential: string;
+  dataDir: string;
+  insecure?: boolean;
+  log?: (msg: string) => void;
+}
+
+const PING_MS = 20_000;
+/** No pong for this long: the connection is dead even if TCP has not noticed. */
+const DEAD_MS = 50_000;
+const MIN_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 30_000;
+
+interface Served {
+  sock: WebSocket;
+  abort: AbortController;
+  /** Bytes the control plane will still take before acknowledging more. */
+  credit: number;
+  wake?: () => void;
+}
+
+export function tunnelUrl(server: string, nodeName: string): string {
+  const u = new URL(server);
+  u.protocol = u.protocol === "http:" ? "ws:" : "wss:";
+  u.pathname = `${u.pathname.replace(/\/$/, "")}/kubeflare/v1/nodes/${encodeURIComponent(nodeName)}/tunnel`;
+  return u.toString();
+}
+
+export function startTunnel(opts: TunnelOptions): { close(): void } {
+  const log = opts.log ?? (() => {});
+  const streams = new Map<number, Served>();
+  let sock: WebSocket | undefined;
+  let closed = false;
+  let failures = 0;
+  let redial: NodeJS.Timeout | undefined;
+
+  const connect = () => {
+    const s = new WebSocket(tunnelUrl(opts.server, opts.nodeName), {
+      headers: { authorization: `Bearer ${opts.credential}` },
+      rejectUnauthorized: !opts.insecure,
+      perMessageDeflate: false,
+      handshakeTimeout: 15_000,
+    });
+    sock = s;
+    let lastPong = Date.now();
+    let pinger: NodeJS.Timeout | undefined;
+    s.on("open", () => {
+      failures = 0;
+      log(`tunnel: connected to ${opts.server}`);
+      pinger = setInterval(() => {
+        if (Date.now() - lastPong > DEAD_MS) {
+          log("tunnel: no answer to keep-alives, redialing");
+          s.terminate();
+        } else s.send(PING);
+      }, PING_MS);
+    });
+    s.on("message", (data, isBinary) => {
+      if (isBinary) return;
+      const text = data.toString();
+      if (text === PONG) {
+        lastPong = Date.now();
+        return;
+      }
+      let f: DownFrame;
+      try {
+        f = JSON.parse(text);
+      } catch {
+        return;
+      }
+      handle(s, f);
+    });
+    s.on("error", (err) => log(`tunnel: ${err.message}`));
+    s.on("close", (code, reason) => {
+      clearInterval(pinger);
+      for (const [id, st] of streams) if (st.sock === s) stop(id);
+      if (sock === s) sock = undefined;
+      if (closed) return;
+      const base = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** failures++);
+      const delay = Math.round(base / 2 + (Math.random() * base) / 2);
+      log(`tunnel: closed (${code}${reason.length ? ` ${reason}` : ""}), redialing in ${delay} ms`);
+      redial = setTimeout(connect, delay);
+    });
+  };
+
+  const handle = (s: WebSocket, f: DownFrame) => {
+    if (f.type === "logs") void serveLogs(s, f);
+    else if (f.type === "ack") {
+      const st = streams.get(f.id);
+      if (!st) return;
+      st.credit += f.bytes;
+      st.wake?.();
+    } else if (f.type === "cancel") stop(f.id);
+  };
+
+  const stop = (id: number) => {
+    const st = streams.get(id);
+    if (!st) return;
+    streams.delete(id);
+    st.abort.abort();
+    st.wake?.();
+  };
+
+  const send = (s: WebSocket, payload: string | Uint8Array) =>
+    new Promise<void>((resolve, reject) =>
+      s.send(payload, (err) => (err ? reject(err) : resolve())),
+    );
+  const control = (s: WebSocket, f: UpFrame) => send(s, JSON.stringify(f)).catch(() => {});
+
+  const serveLogs = async (s: WebSocket, q: LogQuery & { id: number }) => {
+    const st: Served = { sock: s, abort: new AbortController(), credit: WINDOW_BYTES };
+    const { signal } = st.abort;
+    streams.set(q.id, st);
+    let started = false;
+    try {
+      const path = await findLog(opts.dataDir, q);
+      const since =
+        q.sinceTime !== undefined
+          ? Date.parse(q.sinceTime)
+          : q.sinceSeconds !== undefined
+            ? Date.now() - q.sinceSeconds * 1000
+            : undefined;
+      const lines = readLog(path, { ...q, since, signal });
+      // Opened: from here on the stream has started, whatever comes.
+      started = true;
+      await control(s, { type: "start", id: q.id });
+      for await (const chunk of lines) {
+        for (let off = 0; off < chunk.length; off += MAX_CHUNK_BYTES) {
+          const piece = chunk.subarray(off, off + MAX_CHUNK_BYTES);
+          while (st.credit < piece.length && !signal.aborted)
+            await new Promise<void>((r) => {
+              st.wake = r;
+            });
+          if (signal.aborted) return;
+          st.credit -= piece.length;
+          await send(s, dataFrame(q.id, piece));
+        }
+      }
+      if (!signal.aborted) await control(s, { type: "end", id: q.id });
+    } catch (err) {
+      if (signal.aborted) return;
+      const message = err instanceof Error ? err.message : String(err);
+      if (started) {
+        log(`tunnel: logs of ${q.namespace}/${q.pod}/${q.container}: ${message}`);
+        await control(s, { type: "end", id: q.id });
+      } else {
+        const code = err instanceof LogError ? err.code : 500;
+        await control(s, { type: "error", id: q.id, code, message });
+      }
+    } finally {
+      streams.delete(q.id);
+    }
+  };
+
+  connect();
+  return {
+    close() {
+      closed = true;
+      clearTimeout(redial);
+      for (const id of [...streams.keys()]) stop(id);
+      sock?.close(1000, "agent stopping");
+    },
+  };
+}

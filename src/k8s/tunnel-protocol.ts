@@ -1,0 +1,53 @@
+// The wire protocol between a node's tunnel Durable Object and its agent (the full description
+// is at the top of src/tunnel/node-tunnel.ts). Shared by both ends, so no runtime imports.
+
+/** What `kubectl logs` asks for, as the kubelet's containerLogs endpoint takes it. */
+export interface LogQuery {
+  namespace: string;
+  pod: string;
+  uid: string;
+  container: string;
+  follow?: boolean;
+  tailLines?: number;
+  sinceSeconds?: number;
+  /** RFC 3339. */
+  sinceTime?: string;
+  timestamps?: boolean;
+  previous?: boolean;
+  limitBytes?: number;
+}
+
+/** Control plane → agent. */
+export type DownFrame =
+  | ({ type: "logs"; id: number } & LogQuery)
+  | { type: "ack"; id: number; bytes: number }
+  | { type: "cancel"; id: number };
+
+/** Agent → control plane. */
+export type UpFrame =
+  | { type: "start"; id: number }
+  | { type: "error"; id: number; code: number; message: string }
+  | { type: "end"; id: number };
+
+/** Bytes of a stream's data the agent may send before the control plane acknowledges them. */
+export const WINDOW_BYTES = 256 * 1024;
+/** Largest payload of one data frame. */
+export const MAX_CHUNK_BYTES = 64 * 1024;
+/** Keep-alive text frames: the agent sends PING, the Durable Object answers PONG while asleep. */
+export const PING = "ping";
+export const PONG = "pong";
+
+/** A data frame: the stream id as 4 bytes big-endian, then the payload. */
+export function dataFrame(id: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + payload.byteLength);
+  new DataView(out.buffer).setUint32(0, id);
+  out.set(payload, 4);
+  return out;
+}
+
+export function parseDataFrame(frame: ArrayBuffer | Uint8Array): { id: number; data: Uint8Array } {
+  const bytes = frame instanceof Uint8Array ? frame : new Uint8Array(frame);
+  if (bytes.byteLength < 4) throw new Error("data frame shorter than its stream id");
+  const id = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
+  return { id, data: bytes.subarray(4) };
+}

@@ -1,0 +1,217 @@
+// NodeTunnel: one Durable Object per node (`TUNNEL.getByName(nodeName)`) holding the WebSocket its
+// agent dialed out to, so the control plane reaches the host with no inbound port (DESIGN.md,
+// "Agent"). Requests are multiplexed over that one socket as streams.
+//
+// Wire protocol (types in src/k8s/tunnel-protocol.ts):
+// - The agent dials `GET /kubeflare/v1/nodes/<node>/tunnel` (WebSocket upgrade) with its node
+//   credential. A new socket replaces the old one: the old one is closed (code 4000) and the
+//   streams on it end.
+// - Text frames are JSON control messages, binary frames are stream data.
+// - Control plane → agent:
+//     {"type":"logs","id":7,"namespace":"default","pod":"web","uid":"…","container":"app",
+//      "follow":true,"tailLines":10,"sinceSeconds":60,"sinceTime":"…","timestamps":true,
+//      "previous":false,"limitBytes":1024}            open stream 7 (ids are uint32)
+//     {"type":"ack","id":7,"bytes":65536}              the client consumed that many bytes
+//     {"type":"cancel","id":7}                         the client went away: stop stream 7
+// - Agent → control plane:
+//     {"type":"start","id":7}                          stream 7 is good, data follows
+//     {"type":"error","id":7,"code":400,"message":"…"} stream 7 failed before any data (the
+//                                                      kubelet's HTTP status and message)
+//     binary: stream id as 4 bytes big-endian, then up to 64 KiB of data
+//     {"type":"end","id":7}                            stream 7 is complete
+// - Flow control: the agent has at most WINDOW_BYTES (256 KiB) of a stream's data unacknowledged;
+//   the object acknowledges bytes as the client reads them, so a slow client holds the agent
+//   back instead of filling this object's memory.
+// - Keep-alive: the agent sends the text frame "ping" every 20 s; "pong" is answered without
+//   waking the object from hibernation. No pong for a while → the agent redials.
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.ts";
+import {
+  type DownFrame,
+  type LogQuery,
+  PING,
+  PONG,
+  parseDataFrame,
+  type UpFrame,
+} from "../k8s/tunnel-protocol.ts";
+
+/** A stream's outcome as the Worker needs it: a body to return, or a Kubernetes error. */
+export type StreamResult =
+  | { ok: true; id: number; body: ReadableStream<Uint8Array> }
+  | { ok: false; code: number; message: string };
+
+interface Stream {
+  ws: WebSocket;
+  /** Set once the agent said start. */
+  controller?: ReadableStreamDefaultController<Uint8Array>;
+  /** Settles the request waiting for start or error. */
+  settle?: (r: StreamResult) => void;
+  /** Bytes handed to the client since the last ack. */
+  unacked: number;
+}
+
+/** How long the agent has to start a stream. */
+const START_TIMEOUT_MS = 30_000;
+/** Close code telling an agent its socket was superseded by a newer one. */
+const REPLACED = 4000;
+
+export class NodeTunnel extends DurableObject<Env> {
+  private streams = new Map<number, Stream>();
+  // Random start: frames for a stream of a previous incarnation never match a new one.
+  private nextId = Math.floor(Math.random() * 0xffffffff);
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  /** The agent's WebSocket upgrade, already authenticated and authorized by the Worker. */
+  override async fetch(req: Request): Promise<Response> {
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket")
+      return new Response("expected a WebSocket upgrade", { status: 426 });
+    for (const old of this.ctx.getWebSockets()) {
+      this.dropStreams(old);
+      try {
+        old.close(REPLACED, "replaced by a newer connection");
+      } catch {}
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Open a log stream on the node: the body once the agent starts it, or why not. */
+  async logs(node: string, q: LogQuery): Promise<StreamResult> {
+    const ws = this.ctx.getWebSockets().find((w) => w.readyState === WebSocket.OPEN);
+    const url = `https://${node}:10250/containerLogs/${q.namespace}/${q.pod}/${q.container}`;
+    if (!ws)
+      return {
+        ok: false,
+        code: 503,
+        message: `Get "${url}": no tunnel for node "${node}": its agent is not connected`,
+      };
+    this.nextId = (this.nextId + 1) >>> 0;
+    const id = this.nextId;
+    const s: Stream = { ws, unacked: 0 };
+    this.streams.set(id, s);
+    const result = new Promise<StreamResult>((resolve) => {
+      const timer = setTimeout(() => {
+        this.cancel(id);
+        resolve({
+          ok: false,
+          code: 504,
+          message: `Get "${url}": node "${node}" did not answer within ${START_TIMEOUT_MS / 1000}s`,
+        });
+      }, START_TIMEOUT_MS);
+      s.settle = (r) => {
+        clearTimeout(timer);
+        s.settle = undefined;
+        resolve(r);
+      };
+    });
+    if (!this.send(ws, { type: "logs", id, ...q }))
+      s.settle?.({
+        ok: false,
+        code: 503,
+        message: `Get "${url}": the tunnel of node "${node}" is closing`,
+      });
+    return result;
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    if (typeof message !== "string") {
+      const { id, data } = parseDataFrame(message);
+      const s = this.streams.get(id);
+      if (!s?.controller) {
+        this.send(ws, { type: "cancel", id });
+        return;
+      }
+      s.unacked += data.byteLength;
+      s.controller.enqueue(data);
+      return;
+    }
+    let f: UpFrame;
+    try {
+      f = JSON.parse(message);
+    } catch {
+      return;
+    }
+    const s = this.streams.get(f.id);
+    if (!s) return;
+    if (f.type === "start") this.start(f.id, s);
+    else if (f.type === "error") {
+      this.streams.delete(f.id);
+      if (s.settle) s.settle({ ok: false, code: f.code, message: f.message });
+      else s.controller?.close();
+    } else if (f.type === "end") {
+      this.streams.delete(f.id);
+      s.settle?.({ ok: false, code: 500, message: "the node ended the stream before starting it" });
+      s.controller?.close();
+    }
+  }
+
+  override webSocketClose(ws: WebSocket): void {
+    this.dropStreams(ws);
+    // Finish the closing handshake (older compatibility dates leave it to us).
+    try {
+      ws.close(1000, "closed by the agent");
+    } catch {}
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    this.dropStreams(ws);
+  }
+
+  private start(id: number, s: Stream) {
+    if (!s.settle) return;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          s.controller = controller;
+        },
+        // Called when the client wants more and nothing is queued: grant the agent what it read.
+        pull: () => {
+          if (s.unacked > 0 && this.streams.has(id)) {
+            this.send(s.ws, { type: "ack", id, bytes: s.unacked });
+            s.unacked = 0;
+          }
+        },
+        cancel: () => this.cancel(id),
+      },
+      { highWaterMark: 0 },
+    );
+    s.settle({ ok: true, id, body });
+  }
+
+  /**
+   * The client is gone (or never came): tell the agent to stop. The Worker calls this when its
+   * client disconnects, since a returned stream learns of that only at its next write.
+   */
+  cancel(id: number) {
+    const s = this.streams.get(id);
+    if (!s) return;
+    this.streams.delete(id);
+    this.send(s.ws, { type: "cancel", id });
+  }
+
+  /** A socket went away: its streams end (those not started yet fail). */
+  private dropStreams(ws: WebSocket) {
+    for (const [id, s] of this.streams) {
+      if (s.ws !== ws) continue;
+      this.streams.delete(id);
+      s.settle?.({ ok: false, code: 503, message: "the node's tunnel closed" });
+      try {
+        s.controller?.close();
+      } catch {}
+    }
+  }
+
+  private send(ws: WebSocket, f: DownFrame): boolean {
+    try {
+      ws.send(JSON.stringify(f));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,434 @@
+// The host agent for real: a control plane, a loopback registry with the busybox test image, a
+// containerd of the test's own, and the bundled agent joined with a join token (run by the
+// machine's Node 20 when present). Driven with kubectl like a user would.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildAgent } from "../../scripts/build-agent.ts";
+import { type Cluster, eventually, root, startCluster } from "./cluster.ts";
+import {
+  type Agent,
+  agentNetns,
+  type Containerd,
+  mountsUnder,
+  startAgent,
+  startContainerd,
+  writeRegistries,
+} from "./host.ts";
+import { indexPage, type Registry, startRegistry } from "./image.ts";
+
+const NODE = "e2e-agent";
+const tmp = mkdtempSync(join(tmpdir(), "kubeflare-agent-e2e-"));
+const dataDir = join(tmp, "data");
+// The bundle targets Node ≥ 20: run it on the machine's Node 20 when there is one.
+const node20 = existsSync("/usr/bin/node") ? "/usr/bin/node" : undefined;
+
+let cluster: Cluster;
+let registry: Registry;
+let containerd: Containerd;
+let agent: Agent;
+let bundle: string;
+let registries: string;
+
+const kubectl = (args: string[], input?: string) => cluster.kubectl(args, { input });
+const json = async (args: string[]) => JSON.parse(await kubectl([...args, "-o", "json"]));
+
+function httpGet(ip: string, port = 80): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: ip, port, path: "/", timeout: 3000 }, (res) => {
+      let body = "";
+      res.on("data", (d) => {
+        body += d;
+      });
+      res.on("end", () => resolve(body));
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET http://${ip}/ timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+const joinToken = async () =>
+  execFileSync(
+    "npm",
+    ["run", "--silent", "token", "--", "create", "--kubeconfig", cluster.kubeconfig],
+    {
+      cwd: root,
+      encoding: "utf8",
+    },
+  ).trim();
+
+function launchAgent(token?: string): Agent {
+  return startAgent({
+    bundle,
+    node: node20,
+    server: cluster.server,
+    token,
+    nodeName: NODE,
+    dataDir,
+    containerdAddress: containerd.address,
+    registries,
+  });
+}
+
+/** Container ids of the agent's containerd namespace. */
+const containers = async () =>
+  (await containerd.ctr(["containers", "ls", "-q"])).split("\n").filter(Boolean);
+
+/** Addresses host-local holds for pods. */
+const allocatedIPs = () => {
+  const dir = join(dataDir, "cni", "networks", "kubeflare");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+};
+
+const podsOf = async (selector: string) =>
+  (await json(["get", "pods", "-l", selector])).items as any[];
+
+const ready = (pod: any) =>
+  pod.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True");
+
+function deployment(name: string, replicas: number, tag: string) {
+  return JSON.stringify({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          // busybox httpd as pid 1 ignores SIGTERM: do not wait 30 s for it.
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: "httpd",
+              image: registry.ref(tag),
+              ports: [{ containerPort: 80 }],
+              readinessProbe: { httpGet: { path: "/", port: 80 }, periodSeconds: 1 },
+            },
+          ],
+        },
+      },
+    },
+  });
+}
+
+/** JSON objects as one multi-document YAML stream for kubectl apply. */
+const manifests = (...objects: unknown[]) =>
+  objects.map((o) => `---\n${JSON.stringify(o)}\n`).join("");
+
+/** The CRI log of a pod's container run, as the agent wrote it. */
+function logOf(pod: any, container: string, restart = 0): string {
+  const md = pod.metadata;
+  const file = join(
+    dataDir,
+    "pods",
+    `${md.namespace}_${md.name}_${md.uid}`,
+    container,
+    `${restart}.log`,
+  );
+  return existsSync(file) ? readFileSync(file, "utf8") : "";
+}
+
+beforeAll(async () => {
+  [cluster, registry, containerd] = await Promise.all([
+    startCluster(),
+    startRegistry(),
+    startContainerd(),
+  ]);
+  await registry.push("v1");
+  await registry.push("v2");
+  registries = writeRegistries(join(tmp, "registries.yaml"), [registry.host]);
+  bundle = await buildAgent(join(tmp, "bundle"));
+  agent = launchAgent(await joinToken());
+  await agent.waitFor(/node e2e-agent registered/, 60_000);
+});
+
+afterAll(async () => {
+  try {
+    await agent?.stop();
+  } finally {
+    await containerd?.stop();
+    await registry?.stop();
+    await cluster?.destroy();
+    // Sandboxes of pods a failed test left behind keep their UTS namespace mounted.
+    for (const m of mountsUnder(tmp)) execFileSync("umount", ["-l", m]);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+describe("host agent", () => {
+  it("joins with a token and registers a Ready Node with its pod CIDR, nodeInfo and Lease", async () => {
+    const cred = JSON.parse(readFileSync(join(dataDir, "credential.json"), "utf8"));
+    expect(cred.nodeName).toBe(NODE);
+    const n = await json(["get", "node", NODE]);
+    expect(n.spec.podCIDR).toMatch(/^10\.42\.\d+\.0\/24$/);
+    expect(n.status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\/1\./);
+    expect(n.status.nodeInfo.kernelVersion).toBe(
+      execFileSync("uname", ["-r"], { encoding: "utf8" }).trim(),
+    );
+    expect(n.status.capacity.pods).toBe("110");
+    expect(n.status.addresses.map((a: any) => a.type).sort()).toEqual(["Hostname", "InternalIP"]);
+    const types = n.status.conditions.map((c: any) => `${c.type}=${c.status}`).sort();
+    expect(types).toEqual([
+      "DiskPressure=False",
+      "MemoryPressure=False",
+      "PIDPressure=False",
+      "Ready=True",
+    ]);
+    const lease = await json(["get", "lease", "-n", "kube-node-lease", NODE]);
+    expect(lease.spec.holderIdentity).toBe(NODE);
+  });
+
+  it("runs a Deployment of 3 to Available; each pod IP answers HTTP from the host", async () => {
+    await kubectl(["apply", "-f", "-"], deployment("web", 3, "v1"));
+    await kubectl(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    const pods = await podsOf("app=web");
+    expect(pods).toHaveLength(3);
+    const cidr = (await json(["get", "node", NODE])).spec.podCIDR.replace(/0\/24$/, "");
+    for (const p of pods) {
+      expect(p.status.podIP.startsWith(cidr)).toBe(true);
+      expect(await httpGet(p.status.podIP)).toBe(indexPage("v1"));
+      const cs = p.status.containerStatuses[0];
+      expect(cs.containerID).toMatch(/^containerd:\/\//);
+      expect(cs.imageID).toMatch(/@sha256:[0-9a-f]{64}$/);
+      expect(cs.state.running.startedAt).toBeTruthy();
+    }
+    // busybox httpd logs each request on stderr, in CRI format.
+    expect(logOf(pods[0], "httpd")).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stderr F .*response:200$/m,
+    );
+  });
+
+  it("scales to 5 and back to 1; removed pods leave no container, netns or IP behind", async () => {
+    await kubectl(["scale", "deployment/web", "--replicas=5"]);
+    await kubectl(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    await eventually(async () => (await podsOf("app=web")).filter(ready).length === 5, 60_000);
+    expect(await containers()).toHaveLength(5);
+    await kubectl(["scale", "deployment/web", "--replicas=1"]);
+    await eventually(async () => (await podsOf("app=web")).length === 1, 60_000);
+    await eventually(async () => (await containers()).length === 1, 30_000);
+    expect(await agentNetns()).toHaveLength(1);
+    expect(allocatedIPs()).toHaveLength(1);
+    const [pod] = await podsOf("app=web");
+    expect(allocatedIPs()).toEqual([pod.status.podIP]);
+  });
+
+  it("rolls out a new image tag with kubectl rollout status", async () => {
+    await kubectl(["scale", "deployment/web", "--replicas=2"]);
+    await kubectl(["set", "image", "deployment/web", `httpd=${registry.ref("v2")}`]);
+    await kubectl(["rollout", "status", "deployment/web", "--timeout=120s"]);
+    await eventually(async () => (await podsOf("app=web")).length === 2, 60_000);
+    for (const p of await podsOf("app=web")) {
+      expect(p.spec.containers[0].image).toBe(registry.ref("v2"));
+      expect(await httpGet(p.status.podIP)).toBe(indexPage("v2"));
+    }
+    await eventually(async () => (await containers()).length === 2, 30_000);
+    expect(await agentNetns()).toHaveLength(2);
+    expect(allocatedIPs()).toHaveLength(2);
+  });
+
+  it("a crashing container restarts with back-off into CrashLoopBackOff", async () => {
+    await kubectl([
+      "run",
+      "crash",
+      `--image=${registry.ref("v1")}`,
+      "--command",
+      "--",
+      "sh",
+      "-c",
+      "echo boom; exit 3",
+    ]);
+    const cs = await eventually(async () => {
+      const s = (await json(["get", "pod", "crash"])).status.containerStatuses?.[0];
+      return s?.restartCount >= 1 && s.state.waiting?.reason === "CrashLoopBackOff" && s;
+    }, 60_000);
+    expect(cs.lastState.terminated.exitCode).toBe(3);
+    expect(cs.lastState.terminated.reason).toBe("Error");
+    const out = await kubectl(["get", "pod", "crash"]);
+    expect(out).toMatch(/CrashLoopBackOff/);
+    expect(logOf(await json(["get", "pod", "crash"]), "crash", 0)).toMatch(/stdout F boom$/m);
+  });
+
+  it("restarts a container whose liveness probe fails; a failing readiness probe keeps it out of the endpoints", async () => {
+    await kubectl(
+      ["apply", "-f", "-"],
+      manifests(
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "probed", labels: { app: "probed" } },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [
+              {
+                name: "c",
+                image: registry.ref("v1"),
+                livenessProbe: {
+                  exec: { command: ["test", "-f", "/tmp/alive"] },
+                  periodSeconds: 1,
+                  failureThreshold: 2,
+                },
+              },
+            ],
+          },
+        },
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "unready", labels: { app: "unready" } },
+          spec: {
+            containers: [
+              {
+                name: "c",
+                image: registry.ref("v1"),
+                readinessProbe: { tcpSocket: { port: 81 }, periodSeconds: 1 },
+              },
+            ],
+          },
+        },
+        {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: "unready" },
+          spec: { selector: { app: "unready" }, ports: [{ port: 80 }] },
+        },
+      ),
+    );
+    const live = await eventually(async () => {
+      const s = (await json(["get", "pod", "probed"])).status.containerStatuses?.[0];
+      return s?.restartCount >= 1 && s;
+    }, 60_000);
+    expect(live.lastState.terminated.exitCode).toBe(137);
+    const unready = await eventually(async () => {
+      const p = await json(["get", "pod", "unready"]);
+      return p.status.containerStatuses?.[0]?.state.running && p;
+    }, 60_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    const p = await json(["get", "pod", "unready"]);
+    expect(ready(p)).toBe(false);
+    expect(p.status.containerStatuses[0].ready).toBe(false);
+    expect(p.status.containerStatuses[0].restartCount).toBe(0);
+    const ep = await eventually(async () => {
+      const e = await json(["get", "endpoints", "unready"]);
+      return e.subsets?.[0]?.notReadyAddresses?.length && e;
+    }, 30_000);
+    expect(ep.subsets[0].addresses ?? []).toEqual([]);
+    expect(ep.subsets[0].notReadyAddresses[0].ip).toBe(unready.status.podIP);
+  });
+
+  it("runs a Job to Complete, with ConfigMap and Secret values as env and files", async () => {
+    await kubectl(
+      ["apply", "-f", "-"],
+      manifests(
+        {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "conf" },
+          data: { greeting: "hello", "app.conf": "mode=fast" },
+        },
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "creds" },
+          stringData: { password: "s3cret" },
+        },
+        {
+          apiVersion: "batch/v1",
+          kind: "Job",
+          metadata: { name: "report" },
+          spec: {
+            template: {
+              spec: {
+                restartPolicy: "Never",
+                containers: [
+                  {
+                    name: "c",
+                    image: registry.ref("v1"),
+                    command: [
+                      "sh",
+                      "-c",
+                      "echo env $GREETING $PASSWORD $POD; echo file $(cat /conf/app.conf) $(cat /creds/password); hostname",
+                    ],
+                    env: [
+                      {
+                        name: "GREETING",
+                        valueFrom: { configMapKeyRef: { name: "conf", key: "greeting" } },
+                      },
+                      {
+                        name: "PASSWORD",
+                        valueFrom: { secretKeyRef: { name: "creds", key: "password" } },
+                      },
+                      { name: "POD", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                    ],
+                    volumeMounts: [
+                      { name: "conf", mountPath: "/conf" },
+                      { name: "creds", mountPath: "/creds", readOnly: true },
+                    ],
+                  },
+                ],
+                volumes: [
+                  { name: "conf", configMap: { name: "conf" } },
+                  { name: "creds", secret: { secretName: "creds" } },
+                ],
+              },
+            },
+          },
+        },
+      ),
+    );
+    await kubectl(["wait", "--for=condition=complete", "job/report", "--timeout=60s"]);
+    const [pod] = await podsOf("job-name=report");
+    expect(pod.status.phase).toBe("Succeeded");
+    expect(pod.status.containerStatuses[0].state.terminated.reason).toBe("Completed");
+    const log = logOf(pod, "c");
+    expect(log).toMatch(new RegExp(`stdout F env hello s3cret ${pod.metadata.name}$`, "m"));
+    expect(log).toMatch(/stdout F file mode=fast s3cret$/m);
+    expect(log).toMatch(new RegExp(`stdout F ${pod.metadata.name}$`, "m"));
+  });
+
+  it("a killed and restarted agent adopts its running containers without restarting them", async () => {
+    const before = await podsOf("app=web");
+    const tasks = await containerd.ctr(["tasks", "ls"]);
+    await agent.kill();
+    // Pods keep running while the agent is away.
+    for (const p of before) expect(await httpGet(p.status.podIP)).toBe(indexPage("v2"));
+    agent = launchAgent();
+    await agent.waitFor(/adopted/, 60_000);
+    await eventually(async () => (await podsOf("app=web")).every(ready), 30_000);
+    expect(await containerd.ctr(["tasks", "ls"])).toContain(
+      tasks.split("\n").find((l) => l.startsWith("web-")),
+    );
+    const after = await podsOf("app=web");
+    for (const p of after) {
+      const old = before.find((b) => b.metadata.uid === p.metadata.uid);
+      expect(p.status.containerStatuses[0].containerID).toBe(
+        old.status.containerStatuses[0].containerID,
+      );
+      expect(p.status.containerStatuses[0].restartCount).toBe(0);
+    }
+    expect(agent.output()).not.toMatch(/joining/);
+  });
+
+  it("deleting everything leaves no container, netns or IP allocation", async () => {
+    await kubectl([
+      "delete",
+      "deployment/web",
+      "job/report",
+      "pod/crash",
+      "pod/probed",
+      "pod/unready",
+      "--wait=false",
+    ]);
+    await eventually(async () => (await json(["get", "pods"])).items.length === 0, 90_000);
+    await eventually(async () => (await containers()).length === 0, 30_000);
+    expect(await agentNetns()).toEqual([]);
+    expect(allocatedIPs()).toEqual([]);
+    expect(readdirSync(join(dataDir, "sandboxes"))).toEqual([]);
+  });
+});

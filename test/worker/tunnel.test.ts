@@ -1,0 +1,268 @@
+// Logs through the tunnel: a test agent dials its node's tunnel as the real agent does and
+// answers log requests over the wire protocol (src/tunnel/node-tunnel.ts); kubectl's requests
+// (pods/log) come back with its lines, follow streams later lines, and the errors read as
+// Kubernetes'.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type DownFrame, dataFrame, type LogQuery } from "../../src/k8s/tunnel-protocol.ts";
+import { api, call, eventually, TOKEN } from "./helpers.ts";
+import { registerNode } from "./hollow.ts";
+import { joinNode } from "./nodes.ts";
+
+vi.setConfig({ testTimeout: 30_000 });
+
+const NS = "default";
+const enc = new TextEncoder();
+
+/** A test agent: serves `logs` from memory; follow streams stay open for `push`. */
+class TestAgent {
+  readonly requests: (DownFrame & { type: "logs" })[] = [];
+  readonly cancelled: number[] = [];
+  readonly ws: WebSocket;
+  /** Stream ids of open follow requests. */
+  readonly following = new Set<number>();
+  logs = new Map<string, string>();
+  /** Answer with this error instead of data. */
+  failWith?: { code: number; message: string };
+
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.accept();
+    ws.addEventListener("message", (e) => {
+      if (typeof e.data !== "string" || e.data === "pong") return;
+      const f = JSON.parse(e.data) as DownFrame;
+      if (f.type === "cancel") {
+        this.cancelled.push(f.id);
+        this.following.delete(f.id);
+      }
+      if (f.type === "logs") this.serve(f);
+    });
+  }
+
+  private serve(f: DownFrame & { type: "logs" }) {
+    this.requests.push(f);
+    if (this.failWith) {
+      this.ws.send(JSON.stringify({ type: "error", id: f.id, ...this.failWith }));
+      return;
+    }
+    this.ws.send(JSON.stringify({ type: "start", id: f.id }));
+    const text = this.logs.get(key(f)) ?? "";
+    if (text) this.ws.send(dataFrame(f.id, enc.encode(text)));
+    if (f.follow) this.following.add(f.id);
+    else this.ws.send(JSON.stringify({ type: "end", id: f.id }));
+  }
+
+  push(text: string) {
+    for (const id of this.following) this.ws.send(dataFrame(id, enc.encode(text)));
+  }
+}
+
+const key = (q: Pick<LogQuery, "namespace" | "pod" | "container">) =>
+  `${q.namespace}/${q.pod}/${q.container}`;
+
+const credentials = new Map<string, string>();
+/** The node's credential, joining it the first time. */
+async function credential(node: string): Promise<string> {
+  if (!credentials.has(node)) credentials.set(node, (await joinNode(node)).credential);
+  return credentials.get(node) as string;
+}
+
+const openTunnel = async (node: string, token: string) =>
+  api("GET", `/kubeflare/v1/nodes/${node}/tunnel`, undefined, {
+    upgrade: "websocket",
+    authorization: `Bearer ${token}`,
+  });
+
+/** Open the node's tunnel as its agent would: a WebSocket with the node's credential. */
+async function dial(node: string): Promise<TestAgent> {
+  const res = await openTunnel(node, await credential(node));
+  expect(res.status).toBe(101);
+  return new TestAgent(res.webSocket as WebSocket);
+}
+
+const running = (name: string) => ({
+  name,
+  ready: true,
+  restartCount: 0,
+  state: { running: { startedAt: "2026-11-22T04:00:00Z" } },
+  containerID: `containerd://${name}-1`,
+});
+
+/** A pod bound to `node` (tolerating everything, so no eviction), its containers running. */
+async function boundPod(name: string, node: string | undefined, containers = ["app"]) {
+  const created = await call("POST", `/api/v1/namespaces/${NS}/pods`, {
+    metadata: { name, labels: { app: "logs" } },
+    spec: {
+      ...(node ? { nodeName: node } : { nodeSelector: { nowhere: "true" } }),
+      tolerations: [{ operator: "Exists" }],
+      containers: containers.map((c) => ({ name: c, image: "busybox" })),
+    },
+  });
+  expect(created.status).toBe(201);
+  if (!node) return created.body;
+  const st = await call(
+    "PATCH",
+    `/api/v1/namespaces/${NS}/pods/${name}/status`,
+    { status: { phase: "Running", containerStatuses: containers.map(running) } },
+    { "content-type": "application/merge-patch+json" },
+  );
+  expect(st.status).toBe(200);
+  return st.body;
+}
+
+const logPath = (pod: string, q = "") => `/api/v1/namespaces/${NS}/pods/${pod}/log${q}`;
+
+const agents: TestAgent[] = [];
+afterEach(async () => {
+  for (const a of agents.splice(0)) a.ws.close();
+  await call("DELETE", `/api/v1/namespaces/${NS}/pods`, { gracePeriodSeconds: 0 });
+});
+
+describe("pods/log through the tunnel", () => {
+  it("returns the container's log from its node, with the options passed on", async () => {
+    await registerNode("logs-1");
+    const agent = await dial("logs-1");
+    agents.push(agent);
+    const pod = await boundPod("web", "logs-1");
+    agent.logs.set(`${NS}/web/app`, "one\ntwo\n");
+
+    const res = await api(
+      "GET",
+      logPath("web", "?tailLines=2&timestamps=true&sinceSeconds=60&limitBytes=100"),
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    expect(await res.text()).toBe("one\ntwo\n");
+    expect(agent.requests.at(-1)).toMatchObject({
+      type: "logs",
+      namespace: NS,
+      pod: "web",
+      uid: pod.metadata.uid,
+      container: "app",
+      tailLines: 2,
+      timestamps: true,
+      sinceSeconds: 60,
+      limitBytes: 100,
+      follow: false,
+      previous: false,
+    });
+  });
+
+  it("follow streams lines written later and cancels when the client goes away", async () => {
+    await registerNode("logs-2");
+    const agent = await dial("logs-2");
+    agents.push(agent);
+    await boundPod("tail", "logs-2");
+    agent.logs.set(`${NS}/tail/app`, "first\n");
+
+    const res = await api("GET", logPath("tail", "?follow=true"));
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const dec = new TextDecoder();
+    expect(dec.decode((await reader.read()).value)).toBe("first\n");
+    const id = [...agent.following][0];
+    agent.push("later\n");
+    expect(dec.decode((await reader.read()).value)).toBe("later\n");
+    await reader.cancel();
+    await eventually(async () => agent.cancelled.includes(id), 2000);
+  });
+
+  it("picks a container by name and relays the node's errors", async () => {
+    await registerNode("logs-3");
+    const agent = await dial("logs-3");
+    agents.push(agent);
+    await boundPod("two", "logs-3", ["a", "b"]);
+    agent.logs.set(`${NS}/two/b`, "from b\n");
+
+    const missing = await call("GET", logPath("two"));
+    expect(missing.status).toBe(400);
+    expect(missing.body.reason).toBe("BadRequest");
+    expect(missing.body.message).toBe(
+      "a container name must be specified for pod two, choose one of: [a b]",
+    );
+    const wrong = await call("GET", logPath("two", "?container=c"));
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.message).toBe("container c is not valid for pod two");
+
+    const b = await api("GET", logPath("two", "?container=b"));
+    expect(await b.text()).toBe("from b\n");
+
+    agent.failWith = {
+      code: 400,
+      message: 'previous terminated container "b" in pod "two" not found',
+    };
+    const err = await call("GET", logPath("two", "?container=b"));
+    expect(err.status).toBe(400);
+    expect(err.body.message).toBe('previous terminated container "b" in pod "two" not found');
+  });
+
+  it("refuses what Kubernetes refuses", async () => {
+    await registerNode("logs-4");
+    await boundPod("lonely", "logs-4");
+    const none = await call("GET", logPath("lonely"));
+    expect(none.status).toBe(503);
+    expect(none.body.message).toBe(
+      'Get "https://logs-4:10250/containerLogs/default/lonely/app": no tunnel for node "logs-4": its agent is not connected',
+    );
+
+    await boundPod("pending", undefined);
+    const unbound = await call("GET", logPath("pending"));
+    expect(unbound.status).toBe(400);
+    expect(unbound.body.message).toBe("pod pending does not have a host assigned");
+
+    const prev = await call("GET", logPath("lonely", "?previous=true"));
+    expect(prev.status).toBe(400);
+    expect(prev.body.message).toBe('previous terminated container "app" in pod "lonely" not found');
+
+    const bad = await call("GET", logPath("lonely", "?tailLines=-1&limitBytes=0"));
+    expect(bad.status).toBe(422);
+    expect(bad.body.message).toBe(
+      'PodLogOptions "lonely" is invalid: [tailLines: Invalid value: -1: must be greater than or equal to 0, limitBytes: Invalid value: 0: must be greater than 0]',
+    );
+    const nan = await call("GET", logPath("lonely", "?tailLines=ten"));
+    expect(nan.status).toBe(400);
+
+    expect((await call("GET", logPath("ghost"))).status).toBe(404);
+  });
+
+  it("lists pods/log in discovery", async () => {
+    const list = await call("GET", "/api/v1");
+    const log = list.body.resources.find((r: any) => r.name === "pods/log");
+    expect(log).toMatchObject({ kind: "Pod", verbs: ["get"], namespaced: true });
+  });
+});
+
+describe("the tunnel endpoint", () => {
+  it("lets no one but the node itself open a node's tunnel", async () => {
+    const admin = await openTunnel("logs-5", TOKEN);
+    expect(admin.status).toBe(403);
+    const body: any = await admin.json();
+    expect(body.reason).toBe("Forbidden");
+    expect(body.message).toContain('User "admin" cannot open the tunnel of node "logs-5"');
+
+    const other = await openTunnel("logs-5", await credential("logs-7"));
+    expect(other.status).toBe(403);
+    expect(((await other.json()) as any).message).toContain('User "system:node:logs-7"');
+
+    const nobody = await openTunnel("logs-5", "not-a-credential");
+    expect(nobody.status).toBe(401);
+
+    const plain = await api("GET", "/kubeflare/v1/nodes/logs-5/tunnel", undefined, {
+      authorization: `Bearer ${await credential("logs-5")}`,
+    });
+    expect(plain.status).toBe(400);
+  });
+
+  it("serves through the newest socket when the agent reconnects", async () => {
+    await registerNode("logs-6");
+    const old = await dial("logs-6");
+    const closed = new Promise<number>((r) => old.ws.addEventListener("close", (e) => r(e.code)));
+    const fresh = await dial("logs-6");
+    agents.push(old, fresh);
+    expect(await closed).toBe(4000);
+    await boundPod("again", "logs-6");
+    fresh.logs.set(`${NS}/again/app`, "fresh\n");
+    const res = await api("GET", logPath("again"));
+    expect(await res.text()).toBe("fresh\n");
+    expect(old.requests).toHaveLength(0);
+  });
+});
