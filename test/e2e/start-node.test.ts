@@ -23,14 +23,23 @@ const kubectl = async (args: string[]) => {
   return r.stdout;
 };
 
-/** Processes whose command line mentions the state dir: containerd, the agent, wrangler (the
- * containers' shims stay, by design). */
+const cmdline = (pid: string) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+const parentOf = (pid: string) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
+};
+
+/**
+ * Processes whose command line mentions the state dir: containerd, the agent, wrangler. The
+ * containers' shims and what they run (log pipes) stay, by design.
+ */
 function processesOfState(): string[] {
   const found: string[] = [];
   for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
     try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-      if (cmd.includes(state) && !cmd.startsWith("/usr/bin/containerd-shim"))
+      const cmd = cmdline(pid);
+      const shim = (c: string) => c.startsWith("/usr/bin/containerd-shim");
+      if (cmd.includes(state) && !shim(cmd) && !shim(cmdline(parentOf(pid))))
         found.push(`${pid} ${cmd}`);
     } catch {}
   }
