@@ -1,8 +1,16 @@
 // install.sh as a user runs it: fetched from the control plane with curl and piped to sh. It
 // refuses clearly when something is missing, and with everything in place downloads the agent
 // and (with --no-systemd, or without systemd) becomes the agent, which joins the cluster.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,6 +60,30 @@ function install(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
     child.stderr?.on("data", (d) => {
       stderr += d;
     });
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
+}
+
+/** install.sh in a private mount namespace, after `setup` (shell) changed what it sees. */
+function installPrivately(
+  setup: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      "unshare",
+      ["-m", "sh", "-c", `${setup} && exec sh -s - "$@"`, "sh", ...args],
+      {
+        stdio: ["pipe", "ignore", "pipe"],
+        env: { ...process.env, KUBEFLARE_INSTALL_DIR: installDir, ...env },
+      },
+    );
+    let stderr = "";
+    child.stderr?.on("data", (d) => {
+      stderr += d;
+    });
+    child.stdin?.end(script);
     child.on("close", (code) => resolve({ code, stderr }));
   });
 }
@@ -119,33 +151,10 @@ describe("install.sh refuses with a clear message", () => {
     // A private mount namespace where both plugin directories are empty.
     const empty = join(tmp, "empty");
     mkdirSync(empty, { recursive: true });
-    const hide = `mount --bind ${empty} /usr/lib/cni && { [ ! -d /opt/cni/bin ] || mount --bind ${empty} /opt/cni/bin; } && exec sh -s - "$@"`;
-    const r = await new Promise<Result>((resolve) => {
-      const child = spawn(
-        "unshare",
-        [
-          "-m",
-          "sh",
-          "-c",
-          hide,
-          "sh",
-          "--token",
-          "abcdef.0123456789abcdef",
-          ...base,
-          containerd.address,
-        ],
-        {
-          stdio: ["pipe", "ignore", "pipe"],
-          env: { ...process.env, KUBEFLARE_INSTALL_DIR: installDir },
-        },
-      );
-      let stderr = "";
-      child.stderr?.on("data", (d) => {
-        stderr += d;
-      });
-      child.stdin?.end(script);
-      child.on("close", (code) => resolve({ code, stderr }));
-    });
+    const r = await installPrivately(
+      `mount --bind ${empty} /usr/lib/cni && { [ ! -d /opt/cni/bin ] || mount --bind ${empty} /opt/cni/bin; }`,
+      ["--token", "abcdef.0123456789abcdef", ...base, containerd.address],
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("CNI plugins (bridge, host-local, portmap, loopback) not found");
     expect(r.stderr).toContain("apt-get install containernetworking-plugins");
@@ -168,6 +177,52 @@ describe("install.sh refuses with a clear message", () => {
 });
 
 describe("install.sh with everything in place", () => {
+  it("installs a systemd unit (token kept apart, root only) and enables and restarts it", async () => {
+    // systemd does not run here: /run/systemd/system appears in a private mount namespace and
+    // systemctl records what it is asked; the unit itself goes through systemd-analyze verify.
+    const bin = join(tmp, "systemd-bin");
+    const calls = join(tmp, "systemctl.calls");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> ${calls}\n`, { mode: 0o755 });
+    const unit = join(tmp, "unit", "kubeflare-agent.service");
+    mkdirSync(join(tmp, "unit"), { recursive: true });
+    const token = "abcdef.0123456789abcdef";
+    const r = await installPrivately(
+      "mount -t tmpfs none /run/systemd && mkdir /run/systemd/system",
+      [
+        ...["--token", token, "--node-name", "unit-test", ...base, containerd.address],
+        "--insecure-skip-tls-verify",
+      ],
+      { PATH: `${bin}:${process.env.PATH}`, KUBEFLARE_UNIT_FILE: unit },
+    );
+    expect(r.stderr).toContain("kubeflare-agent is running as a systemd service");
+    expect(r.code).toBe(0);
+    expect(readFileSync(calls, "utf8")).toBe(
+      "daemon-reload\nenable kubeflare-agent.service\nrestart kubeflare-agent.service\n",
+    );
+    const text = readFileSync(unit, "utf8");
+    const execStart = /^ExecStart=(.*)$/m.exec(text)?.[1];
+    expect(execStart).toBe(
+      [
+        `"${String(execFileSync("sh", ["-c", "command -v node"])).trim()}"`,
+        `"${join(installDir, "kubeflare-agent.mjs")}"`,
+        `"--server" "${cluster.server}"`,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: systemd expands it, not JS
+        "--token ${KUBEFLARE_TOKEN}",
+        `"--node-name" "unit-test"`,
+        `"--data-dir" "${dataDir}"`,
+        `"--containerd-address" "${containerd.address}"`,
+        `"--insecure-skip-tls-verify"`,
+      ].join(" "),
+    );
+    expect(text).not.toContain(token);
+    expect(readFileSync(`${unit}.env`, "utf8")).toBe(`KUBEFLARE_TOKEN=${token}\n`);
+    expect(statSync(`${unit}.env`).mode & 0o777).toBe(0o600);
+    const verify = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
+    expect(verify.stderr).toBe("");
+    expect(verify.status).toBe(0);
+  });
+
   it("downloads the agent and execs it; the host joins and its Node becomes Ready", async () => {
     const token = await createJoinToken(cluster.kubeconfig, "install.sh e2e");
     const child = start([
