@@ -2,7 +2,7 @@
 // and socket in a temp dir), the agent started in the foreground against it, and a cleanup that
 // leaves the machine as it found it: no container, shim, mount, network namespace, bridge or
 // nftables table of ours.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -336,6 +336,41 @@ export function startAgent(o: AgentOptions): Agent {
     detached: true,
     env: o.env ?? process.env,
   });
+  return watchAgent(child);
+}
+
+export interface InstallOptions extends Omit<AgentOptions, "bundle" | "node" | "extraArgs"> {
+  /** Where install.sh puts the bundle (KUBEFLARE_INSTALL_DIR); default `<dataDir>/../lib`. */
+  installDir?: string;
+  /** More install.sh flags. */
+  extraArgs?: string[];
+}
+
+/**
+ * Joins a host as a user does: fetches `<server>/install.sh` with curl and runs it with sh
+ * (`--no-systemd`, so it downloads the agent and execs it in the foreground: `pid` is the
+ * agent's once the script has checked the prerequisites).
+ */
+export function installAgent(o: InstallOptions): Agent {
+  const script = execFileSync("curl", ["-sfkL", `${o.server}/install.sh`], { encoding: "utf8" });
+  const args = [
+    ...agentArgs({ ...o, bundle: "" }).slice(1),
+    "--no-systemd",
+    ...(o.extraArgs ?? []),
+  ];
+  const child = spawn("/bin/sh", ["-s", "-", ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+    env: {
+      ...(o.env ?? process.env),
+      KUBEFLARE_INSTALL_DIR: o.installDir ?? join(o.dataDir, "..", "lib"),
+    },
+  });
+  child.stdin?.end(script);
+  return watchAgent(child);
+}
+
+function watchAgent(child: ChildProcess): Agent {
   const pid = child.pid as number;
   started.add(-pid);
   let out = "";

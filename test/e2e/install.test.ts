@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createJoinToken } from "../../scripts/local-node.ts";
 import { type Cluster, eventually, root, startCluster } from "./cluster.ts";
-import { type Containerd, startContainerd } from "./host.ts";
+import { type Containerd, installAgent, startContainerd } from "./host.ts";
 
 let cluster: Cluster;
 let containerd: Containerd;
@@ -224,33 +224,21 @@ describe("install.sh with everything in place", () => {
   });
 
   it("downloads the agent and execs it; the host joins and its Node becomes Ready", async () => {
-    const token = await createJoinToken(cluster.kubeconfig, "install.sh e2e");
-    const child = start([
-      "--token",
-      token,
-      "--node-name",
-      "install-test",
-      ...base,
-      containerd.address,
-      "--insecure-skip-tls-verify",
-      "--no-systemd",
-    ]);
-    let output = "";
-    child.stdout?.on("data", (d) => {
-      output += d;
+    const agent = installAgent({
+      server: cluster.server,
+      token: await createJoinToken(cluster.kubeconfig, "install.sh e2e"),
+      nodeName: "install-test",
+      dataDir,
+      containerdAddress: containerd.address,
+      installDir,
     });
-    child.stderr?.on("data", (d) => {
-      output += d;
-    });
-    const pid = child.pid as number;
-    const closed = new Promise((r) => child.on("close", r));
     try {
       // The shell became the agent: same process, now node running the downloaded bundle.
       const cmdline = await eventually(() => {
-        const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        const args = readFileSync(`/proc/${agent.pid}/cmdline`, "utf8").split("\0");
         return args.includes(join(installDir, "kubeflare-agent.mjs")) && args;
       }, 20_000).catch((err) => {
-        throw new Error(`${err}\n${output}`);
+        throw new Error(`${err}\n${agent.output()}`);
       });
       expect(cmdline).toContain("--node-name");
       expect(readFileSync(join(installDir, "kubeflare-agent.mjs"))).toEqual(
@@ -266,15 +254,12 @@ describe("install.sh with everything in place", () => {
         ]);
         return r.stdout === "True" && r.stdout;
       }, 60_000).catch((err) => {
-        throw new Error(`${err}\n${output}`);
+        throw new Error(`${err}\n${agent.output()}`);
       });
       expect(ready).toBe("True");
-      expect(output).toContain("[kubeflare] downloading");
+      expect(agent.output()).toContain("[kubeflare] downloading");
     } finally {
-      try {
-        process.kill(-pid, "SIGTERM");
-      } catch {}
-      await closed;
+      await agent.stop();
     }
   });
 });
