@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BRIDGE, Cni, NETNS_PREFIX, netnsName, netnsPath } from "../../agent/cni.ts";
 import { type OwnContainerd, startOwnContainerd } from "../../scripts/containerd.ts";
+import { readKubeconfig, requestJson } from "../../scripts/kubeconfig.ts";
+import { createJoinToken } from "../../scripts/local-node.ts";
 import { CommandError, run } from "../../scripts/run.ts";
 import { root } from "./cluster.ts";
 
@@ -426,4 +428,92 @@ function watchAgent(child: ChildProcess): Agent {
     stop: (graceMs = 15_000) => end("SIGTERM", graceMs),
     kill: () => end("SIGKILL", 0),
   };
+}
+
+export interface Host {
+  nodeName: string;
+  containerd: Containerd;
+  /** The running agent (replace it with restartAgent after a stop or kill). */
+  agent: Agent;
+  /** The agent's --data-dir (containerd.agentDataDir). */
+  dataDir: string;
+  /** The bundle install.sh downloaded. */
+  bundle: string;
+  /** Starts the installed agent again, already joined (no token), as systemd would. */
+  restartAgent(): Agent;
+  /** Stops the agent, then the containerd with everything it ran (see Containerd.stop). */
+  stop(): Promise<void>;
+}
+
+/**
+ * A joined host: its own containerd, a fresh join token, the agent installed and started
+ * through the served install.sh; resolves once its Node is Ready. `registries` are registry
+ * hosts (`127.0.0.1:port`) the agent reaches over plain HTTP.
+ */
+export async function joinHost(o: {
+  server: string;
+  kubeconfig: string;
+  nodeName: string;
+  registries?: string[];
+  readyTimeoutMs?: number;
+}): Promise<Host> {
+  const containerd = await startContainerd();
+  const dataDir = containerd.agentDataDir;
+  const installDir = join(containerd.dir, "lib");
+  const registries = o.registries?.length
+    ? writeRegistries(join(containerd.dir, "registries.yaml"), o.registries)
+    : undefined;
+  const common = {
+    server: o.server,
+    nodeName: o.nodeName,
+    dataDir,
+    containerdAddress: containerd.address,
+    registries,
+  };
+  let agent: Agent | undefined;
+  try {
+    const token = await createJoinToken(o.kubeconfig, `e2e host ${o.nodeName}`);
+    agent = installAgent({ ...common, token, installDir });
+    await waitNodeReady(o.kubeconfig, o.nodeName, agent, o.readyTimeoutMs ?? 60_000);
+  } catch (err) {
+    await agent?.stop();
+    await containerd.stop();
+    throw err;
+  }
+  const bundle = join(installDir, "kubeflare-agent.mjs");
+  const host: Host = {
+    nodeName: o.nodeName,
+    containerd,
+    agent,
+    dataDir,
+    bundle,
+    restartAgent() {
+      host.agent = startAgent({ ...common, bundle });
+      return host.agent;
+    },
+    async stop() {
+      await host.agent.stop();
+      await containerd.stop();
+    },
+  };
+  return host;
+}
+
+async function waitNodeReady(kubeconfig: string, name: string, agent: Agent, timeoutMs: number) {
+  const target = readKubeconfig(kubeconfig);
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void agent.exited.then(() => {
+    exited = true;
+  });
+  for (;;) {
+    const res = await requestJson(target, "GET", `/api/v1/nodes/${name}`).catch(() => undefined);
+    const conditions: { type: string; status: string }[] = res?.body?.status?.conditions ?? [];
+    if (res?.status === 200 && conditions.some((c) => c.type === "Ready" && c.status === "True"))
+      return;
+    if (exited) throw new Error(`the agent of ${name} exited:\n${agent.output()}`);
+    if (Date.now() > deadline)
+      throw new Error(`node ${name} not Ready after ${timeoutMs} ms:\n${agent.output()}`);
+    await sleep(250);
+  }
 }

@@ -3,6 +3,7 @@
 // and (with --no-systemd, or without systemd) becomes the agent, which joins the cluster.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -16,7 +17,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createJoinToken } from "../../scripts/local-node.ts";
 import { type Cluster, eventually, root, startCluster } from "./cluster.ts";
-import { type Containerd, installAgent, startContainerd } from "./host.ts";
+import { type Containerd, installAgent, joinHost, startContainerd } from "./host.ts";
+import { indexPage, startRegistry } from "./image.ts";
 
 let cluster: Cluster;
 let containerd: Containerd;
@@ -261,5 +263,53 @@ describe("install.sh with everything in place", () => {
     } finally {
       await agent.stop();
     }
+  });
+});
+
+describe("joinHost", () => {
+  it("joins a host that pulls from the loopback registry and runs a pod; stop() leaves nothing", async () => {
+    const registry = await startRegistry();
+    const host = await joinHost({
+      server: cluster.server,
+      kubeconfig: cluster.kubeconfig,
+      nodeName: "harness-host",
+      registries: [registry.host],
+    }).catch(async (err) => {
+      await registry.stop();
+      throw err;
+    });
+    let netns = "";
+    try {
+      await registry.push("v2");
+      await cluster.kubectl([
+        "run",
+        "page",
+        `--image=${registry.ref("v2")}`,
+        `--overrides={"spec":{"nodeName":"harness-host"}}`,
+      ]);
+      const ip = await eventually(async () => {
+        const out = await cluster.kubectl(["get", "pod", "page", "-o", "jsonpath={.status.podIP}"]);
+        return out.trim();
+      }, 60_000).catch(async (err) => {
+        throw new Error(`${err}\n${await cluster.kubectl(["describe", "pod", "page"])}`);
+      });
+      const page = await eventually(async () => {
+        const res = await fetch(`http://${ip}/`);
+        return res.ok && (await res.text());
+      }, 20_000);
+      expect(page).toBe(indexPage("v2"));
+      const uid = await cluster.kubectl(["get", "pod", "page", "-o", "jsonpath={.metadata.uid}"]);
+      netns = `kubeflare-${uid}`;
+      expect(existsSync(`/run/netns/${netns}`)).toBe(true);
+    } finally {
+      await host.stop();
+      await registry.stop();
+    }
+    expect(existsSync(`/run/netns/${netns}`)).toBe(false);
+    expect(existsSync(host.containerd.dir)).toBe(false);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(host.containerd.dir);
+    expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toContain(
+      host.containerd.dir,
+    );
   });
 });
