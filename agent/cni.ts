@@ -105,6 +105,8 @@ export class Cni {
   async setUp(podUID: string, ports: PortMapping[]): Promise<string> {
     const saved = this.saved(podUID);
     if (saved && existsSync(netnsPath(podUID))) return saved.ip;
+    // A sandbox whose netns vanished: release its address and wire a new one.
+    if (saved) await this.tearDown(podUID).catch(() => {});
     if (!existsSync(netnsPath(podUID))) await run("ip", ["netns", "add", netnsName(podUID)]);
     await run("ip", ["-n", netnsName(podUID), "link", "set", "lo", "up"]);
     try {

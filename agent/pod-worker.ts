@@ -1,12 +1,12 @@
 // One worker per pod, syncs serialised: sandbox, init containers in order, containers with
 // restart policy and back-off, probes, status through pods/status, and graceful termination
 // ending with the kubelet's final DELETE.
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseQuantity } from "../src/k8s/quantity.ts";
 import { type Api, ApiError, MERGE_PATCH } from "./api.ts";
 import type { Backoff } from "./backoff.ts";
-import type { Cni } from "./cni.ts";
+import { type Cni, netnsPath } from "./cni.ts";
 import type { Containerd } from "./containerd.ts";
 import { ConfigError, expand, type ObjectSource, resolveEnv } from "./env.ts";
 import { ImageError, type Images } from "./images.ts";
@@ -127,8 +127,16 @@ export class PodWorker {
       if (!cur || f.restartCount > cur.restartCount) newest.set(f.name, f);
     }
     for (const f of found) if (newest.get(f.name) !== f) void this.rt.containerd.remove(f.id);
+    // Containers whose network namespace is gone cannot be reached: restart them in a new one.
+    const lost = !this.pod.spec.hostNetwork && !existsSync(netnsPath(this.uid));
     for (const [name, f] of newest) {
       const spec = this.specOf(name);
+      if (lost && f.running) {
+        this.rt.log(`${this.key}: sandbox of ${name} is gone; restarting it`);
+        void this.rt.containerd.remove(f.id);
+        f.running = false;
+        f.exitCode = 137;
+      }
       if (!spec) {
         void this.rt.containerd.remove(f.id);
         continue;
@@ -145,6 +153,7 @@ export class PodWorker {
               reason: (f.exitCode ?? 0) === 0 ? "Completed" : "Error",
               startedAt,
               finishedAt: now(),
+              containerID: `containerd://${f.id}`,
             },
           };
       this.records.set(name, {
@@ -214,6 +223,8 @@ export class PodWorker {
           reason: code === 0 ? "Completed" : "Error",
           startedAt,
           finishedAt: /^\d{4}-/.test(exitedAt) ? `${exitedAt.slice(0, 19)}Z` : now(),
+          // Kept with the state: it names this run once the state becomes lastState.
+          containerID: `containerd://${id}`,
         },
       };
       r.ready = false;

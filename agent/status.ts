@@ -68,7 +68,8 @@ const containerID = (id?: string) => (id ? `containerd://${id}` : undefined);
 
 export function containerStatus(c: ContainerRecord) {
   const state: any = structuredClone(c.state);
-  if (state.terminated && c.containerId) state.terminated.containerID = containerID(c.containerId);
+  if (state.terminated && !state.terminated.containerID && c.containerId)
+    state.terminated.containerID = containerID(c.containerId);
   return {
     name: c.name,
     state,

@@ -213,8 +213,8 @@ describe("host agent", () => {
     await kubectl(["scale", "deployment/web", "--replicas=1"]);
     await eventually(async () => (await podsOf("app=web")).length === 1, 60_000);
     await eventually(async () => (await containers()).length === 1, 30_000);
-    expect(await agentNetns()).toHaveLength(1);
-    expect(allocatedIPs()).toHaveLength(1);
+    await eventually(async () => (await agentNetns()).length === 1, 10_000);
+    await eventually(() => allocatedIPs().length === 1, 10_000);
     const [pod] = await podsOf("app=web");
     expect(allocatedIPs()).toEqual([pod.status.podIP]);
   });
@@ -229,8 +229,9 @@ describe("host agent", () => {
       expect(await httpGet(p.status.podIP)).toBe(indexPage("v2"));
     }
     await eventually(async () => (await containers()).length === 2, 30_000);
-    expect(await agentNetns()).toHaveLength(2);
-    expect(allocatedIPs()).toHaveLength(2);
+    // Old pods' sandboxes go right after their containers.
+    await eventually(async () => (await agentNetns()).length === 2, 10_000);
+    await eventually(() => allocatedIPs().length === 2, 10_000);
   });
 
   it("a crashing container restarts with back-off into CrashLoopBackOff", async () => {
@@ -392,6 +393,26 @@ describe("host agent", () => {
     expect(log).toMatch(new RegExp(`stdout F ${pod.metadata.name}$`, "m"));
   });
 
+  it("kubectl logs -f streams lines written after it started; --previous shows the last run", async () => {
+    await kubectl([
+      "run",
+      "ticker",
+      `--image=${registry.ref("v1")}`,
+      "--command",
+      "--",
+      "sh",
+      "-c",
+      "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done",
+    ]);
+    await kubectl(["wait", "--for=condition=Ready", "pod/ticker", "--timeout=60s"]);
+    const follow = cluster.kubectlBackground(["logs", "-f", "ticker"]);
+    const first = Number((await follow.waitFor(/tick (\d+)/, 30_000)).split(" ")[1]);
+    await follow.waitFor(new RegExp(`tick ${first + 3}\\n`), 30_000);
+    await follow.stop();
+    const previous = await kubectl(["logs", "crash", "--previous"]);
+    expect(previous).toBe("boom\n");
+  });
+
   it("a killed and restarted agent adopts its running containers without restarting them", async () => {
     const before = await podsOf("app=web");
     const tasks = await containerd.ctr(["tasks", "ls"]);
@@ -415,19 +436,35 @@ describe("host agent", () => {
     expect(agent.output()).not.toMatch(/joining/);
   });
 
+  it("keeps its memory small: RSS at most 60 MB with 20 pods running", async () => {
+    await kubectl(["apply", "-f", "-"], deployment("many", 20, "v1"));
+    await kubectl(["rollout", "status", "deployment/many", "--timeout=180s"]);
+    // A few probe and status rounds with everything running.
+    await new Promise((r) => setTimeout(r, 15_000));
+    const rss = Number(
+      /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, "utf8"))?.[1],
+    );
+    console.log(`agent RSS with 20 pods: ${(rss / 1024).toFixed(1)} MB`);
+    expect(rss / 1024).toBeLessThanOrEqual(60);
+  });
+
   it("deleting everything leaves no container, netns or IP allocation", async () => {
     await kubectl([
       "delete",
       "deployment/web",
+      "deployment/many",
       "job/report",
       "pod/crash",
       "pod/probed",
       "pod/unready",
+      "pod/ticker",
+      // sh as pid 1 ignores SIGTERM: the grace period given here ends it.
+      "--grace-period=2",
       "--wait=false",
     ]);
     await eventually(async () => (await json(["get", "pods"])).items.length === 0, 90_000);
     await eventually(async () => (await containers()).length === 0, 30_000);
-    expect(await agentNetns()).toEqual([]);
+    await eventually(async () => (await agentNetns()).length === 0, 10_000);
     expect(allocatedIPs()).toEqual([]);
     expect(readdirSync(join(dataDir, "sandboxes"))).toEqual([]);
   });
