@@ -13,7 +13,7 @@ import {
   type UpFrame,
   WINDOW_BYTES,
 } from "../src/k8s/tunnel-protocol.ts";
-import { findLog, LogError, readLog } from "./container-logs.ts";
+import { findLog, LogError, type LogTarget, readLog } from "./container-logs.ts";
 
 export interface TunnelOptions {
   /** The control plane, e.g. https://kubeflare.example.com */
@@ -24,6 +24,11 @@ export interface TunnelOptions {
   dataDir: string;
   insecure?: boolean;
   log?: (msg: string) => void;
+  /**
+   * Whether a container still runs. When given, `logs -f` ends once the container stops, as
+   * the kubelet's does; without it, only once it restarts or its pod's logs are removed.
+   */
+  containerRunning?: (t: LogTarget) => boolean | Promise<boolean>;
 }
 
 const PING_MS = 20_000;
@@ -140,7 +145,13 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
           : q.sinceSeconds !== undefined
             ? Date.now() - q.sinceSeconds * 1000
             : undefined;
-      const lines = readLog(path, { ...q, since, signal });
+      const running = opts.containerRunning;
+      const lines = readLog(path, {
+        ...q,
+        since,
+        signal,
+        running: running && (() => running(q)),
+      });
       // Opened: from here on the stream has started, whatever comes.
       started = true;
       await control(s, { type: "start", id: q.id });

@@ -166,6 +166,32 @@ describe("pods/log through the tunnel", () => {
     await eventually(async () => agent.cancelled.includes(id), 2000);
   });
 
+  it("does not follow a container that has stopped", async () => {
+    await registerNode("logs-8");
+    const agent = await dial("logs-8");
+    agents.push(agent);
+    await boundPod("done", "logs-8");
+    const terminated = {
+      name: "app",
+      ready: false,
+      restartCount: 0,
+      containerID: "containerd://app-1",
+      state: {
+        terminated: { exitCode: 0, reason: "Completed", containerID: "containerd://app-1" },
+      },
+    };
+    await call(
+      "PATCH",
+      `/api/v1/namespaces/${NS}/pods/done/status`,
+      { status: { phase: "Succeeded", containerStatuses: [terminated] } },
+      { "content-type": "application/merge-patch+json" },
+    );
+    agent.logs.set(`${NS}/done/app`, "finished\n");
+    const res = await api("GET", logPath("done", "?follow=true"));
+    expect(await res.text()).toBe("finished\n");
+    expect(agent.requests.at(-1)).toMatchObject({ follow: false });
+  });
+
   it("picks a container by name and relays the node's errors", async () => {
     await registerNode("logs-3");
     const agent = await dial("logs-3");
@@ -202,6 +228,17 @@ describe("pods/log through the tunnel", () => {
     expect(none.status).toBe(503);
     expect(none.body.message).toBe(
       'Get "https://logs-4:10250/containerLogs/default/lonely/app": no tunnel for node "logs-4": its agent is not connected',
+    );
+
+    const fresh = await call("POST", `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: "fresh" },
+      spec: { nodeName: "logs-4", containers: [{ name: "app", image: "busybox" }] },
+    });
+    expect(fresh.status).toBe(201);
+    const creating = await call("GET", logPath("fresh"));
+    expect(creating.status).toBe(400);
+    expect(creating.body.message).toBe(
+      'container "app" in pod "fresh" is waiting to start: ContainerCreating',
     );
 
     await boundPod("pending", undefined);
