@@ -171,6 +171,8 @@ describe("kubectl logs through the node's tunnel", () => {
   it("tails, limits to recent lines, and prints timestamps", async () => {
     expect(await k(["logs", "web", "--tail=2"])).toBe("two\nthree\n");
     expect(await k(["logs", "web", "--since=1m"])).toBe("one\ntwo\nthree\n");
+    const minuteAgo = `${new Date(Date.now() - 60_000).toISOString().slice(0, 19)}Z`;
+    expect(await k(["logs", "web", `--since-time=${minuteAgo}`])).toBe("one\ntwo\nthree\n");
     const stamped = await k(["logs", "web", "--tail=1", "--timestamps"]);
     expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z three\n$/);
     const when = Date.parse(stamped.split(" ")[0]);

@@ -321,6 +321,17 @@ describe("pods/log through the tunnel", () => {
     );
     const nan = await call("GET", logPath("lonely", "?tailLines=ten"));
     expect(nan.status).toBe(400);
+    const when = await call("GET", logPath("lonely", "?sinceTime=yesterday"));
+    expect(when.status).toBe(400);
+    const both = await call(
+      "GET",
+      logPath("lonely", "?sinceSeconds=5&sinceTime=2026-11-22T04:00:00Z"),
+    );
+    expect(both.status).toBe(422);
+    // As Kubernetes words it (the error is on the empty field path).
+    expect(both.body.message).toBe(
+      'PodLogOptions "lonely" is invalid: : Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified',
+    );
 
     expect((await call("GET", logPath("ghost"))).status).toBe(404);
   });
