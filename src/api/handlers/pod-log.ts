@@ -44,9 +44,13 @@ function options(c: C, name: string): Options {
   else if (o.sinceSeconds !== undefined && o.sinceSeconds < 1)
     errs.push(invalidField("sinceSeconds", o.sinceSeconds, "must be greater than 0"));
   if (errs.length)
-    throw invalid("PodLogOptions", "", name, aggregateMessage("PodLogOptions", name, errs), [
-      ...statusCauses(errs),
-    ]);
+    throw invalid(
+      "PodLogOptions",
+      "",
+      name,
+      aggregateMessage("PodLogOptions", name, errs),
+      statusCauses(errs),
+    );
   return o;
 }
 
