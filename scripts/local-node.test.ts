@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nodeNameOf } from "./local-node.ts";
+import { missingForNode, nodeNameOf } from "./local-node.ts";
 
 describe("npm start's node name", () => {
   it("is the host name made a DNS-1123 subdomain", () => {
@@ -7,5 +7,23 @@ describe("npm start's node name", () => {
     expect(nodeNameOf("My_Laptop.Local")).toBe("my-laptop.local");
     expect(nodeNameOf("-build box-")).toBe("build-box");
     expect(nodeNameOf("___")).toBe("localhost");
+  });
+});
+
+describe("npm start without containerd", () => {
+  it("says what is missing and how to install it", () => {
+    const path = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      const why = missingForNode();
+      expect(why).toContain("missing: containerd, ctr, runc, ip, nft");
+      expect(why).toContain(
+        "sudo apt-get install containerd runc containernetworking-plugins iproute2 nftables",
+      );
+    } finally {
+      process.env.PATH = path;
+    }
+    // This machine (root, packages from scripts/install-deps.sh) can run the node.
+    expect(missingForNode()).toBeUndefined();
   });
 });

@@ -1,31 +1,31 @@
 // `npm start`'s node: a containerd of its own (state under <state>/containerd) and the agent
 // (data under <state>/agent) joined to the local control plane as this host.
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { startOwnContainerd } from "./containerd.ts";
 import { NAMESPACE, newToken, tokenSecret } from "./join-token.ts";
 import { failure, readKubeconfig, requestJson } from "./kubeconfig.ts";
-import { run } from "./run.ts";
 
 const CNI_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
 const CNI_PLUGINS = ["bridge", "host-local", "portmap", "loopback"];
 
-async function onPath(cmd: string): Promise<boolean> {
-  try {
-    await run("sh", ["-c", `command -v ${cmd}`], { quiet: true });
-    return true;
-  } catch {
-    return false;
-  }
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? "").split(":").some((dir) => {
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Why this machine cannot run the local node (with how to fix it), or undefined if it can. */
-export async function missingForNode(): Promise<string | undefined> {
+export function missingForNode(): string | undefined {
   const missing: string[] = [];
-  for (const cmd of ["containerd", "ctr", "runc", "ip", "nft"])
-    if (!(await onPath(cmd))) missing.push(cmd);
+  for (const cmd of ["containerd", "ctr", "runc", "ip", "nft"]) if (!onPath(cmd)) missing.push(cmd);
   if (!CNI_DIRS.some((d) => CNI_PLUGINS.every((p) => existsSync(join(d, p)))))
     missing.push(`CNI plugins (${CNI_PLUGINS.join(", ")})`);
   const root = process.getuid?.() === 0;

@@ -138,7 +138,7 @@ async function main() {
   console.log(`kubeconfig: ${path}`);
   console.log(`try: kubectl --kubeconfig ${path} get namespaces\n`);
   if (args["no-node"] || stopping) return;
-  const missing = await missingForNode();
+  const missing = missingForNode();
   if (missing) {
     console.log(`No local node (pods stay Pending until a host joins):\n${missing}\n`);
     return;
