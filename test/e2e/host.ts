@@ -20,7 +20,6 @@ export { BRIDGE, NETNS_PREFIX };
 /** The agent's nftables table (CONTRACT.md). */
 export const NFT_TABLE = "kubeflare";
 const CNI_CONFLIST = "kubeflare.conflist";
-export const CNI_BIN_DIR = "/usr/lib/cni";
 export const AGENT_BUNDLE = join(root, "public/agent/kubeflare-agent.mjs");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
