@@ -1,26 +1,31 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { buildAgent } from "./scripts/build-agent.ts";
 
 /** A Worker test project: the real Worker in workerd, D1 migrated per test file. */
 const workerProject = (name: string, include: string[], vars: Record<string, string> = {}) => ({
   plugins: [
-    cloudflareTest(async () => ({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        bindings: {
-          ADMIN_TOKEN: "test-admin-token",
-          SECRETS_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-          BOOKMARK_SECONDS: "1",
-          CHANGE_LOG_RETAIN: "100",
-          RESYNC_SECONDS: "2",
-          NODE_MONITOR_GRACE_SECONDS: "3",
-          DEFAULT_TOLERATION_SECONDS: "2",
-          JOB_BACKOFF_BASE_SECONDS: "1",
-          ...vars,
-          TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+    cloudflareTest(async () => {
+      // The Worker serves the agent bundle and install.sh from public/agent/ (assets).
+      await buildAgent();
+      return {
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            ADMIN_TOKEN: "test-admin-token",
+            SECRETS_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            BOOKMARK_SECONDS: "1",
+            CHANGE_LOG_RETAIN: "100",
+            RESYNC_SECONDS: "2",
+            NODE_MONITOR_GRACE_SECONDS: "3",
+            DEFAULT_TOLERATION_SECONDS: "2",
+            JOB_BACKOFF_BASE_SECONDS: "1",
+            ...vars,
+            TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+          },
         },
-      },
-    })),
+      };
+    }),
   ],
   test: { name, include, setupFiles: ["./test/worker/setup.ts"] },
 });

@@ -155,6 +155,18 @@ describe("following", () => {
     expect(rest).toBe("last words\n");
   });
 
+  it("ends once the container no longer runs", async () => {
+    const p = write(0, cri([[1, "stdout", "F", "start"]]));
+    let running = true;
+    const it = readLog(p, { follow: true, running: () => running });
+    expect(await next(it)).toBe("start\n");
+    appendFileSync(p, `${ts(2)} stdout F bye\n`);
+    running = false;
+    let rest = "";
+    for (let r = await it.next(); !r.done; r = await it.next()) rest += r.value.toString();
+    expect(rest).toBe("bye\n");
+  });
+
   it("stops when cancelled", async () => {
     const p = write(0, cri([[1, "stdout", "F", "start"]]));
     const ac = new AbortController();

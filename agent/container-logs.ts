@@ -42,6 +42,8 @@ export interface ReadOptions {
   timestamps?: boolean;
   limitBytes?: number;
   follow?: boolean;
+  /** Whether the container still runs: follow ends once it does not (the kubelet's check). */
+  running?: () => boolean | Promise<boolean>;
   signal?: AbortSignal;
 }
 
@@ -270,9 +272,9 @@ async function superseded(path: string, dir: string, n: number): Promise<boolean
 
 /**
  * The log of one container as `kubectl logs` prints it. With follow, waits for lines written
- * later, and ends when the container was replaced by a newer one (a newer `<N>.log`) after
- * printing what the old one wrote: the kubelet, too, stops following a container that is no
- * longer running.
+ * later, and ends, after printing what the container wrote last, once it no longer runs, as the
+ * kubelet's does: when `running` says so, when a newer `<N>.log` appears (it restarted), or when
+ * its pod's logs are removed.
  */
 export async function* readLog(path: string, o: ReadOptions): AsyncGenerator<Buffer> {
   const fh = await open(path, "r");
@@ -329,7 +331,7 @@ export async function* readLog(path: string, o: ReadOptions): AsyncGenerator<Buf
       // Truncated in place (copytruncate): start over.
       if ((await fh.stat()).size < pos) pos = 0;
       // Read what the old container wrote last, then stop.
-      if (await superseded(path, dir, n)) last = true;
+      if ((await superseded(path, dir, n)) || (o.running && !(await o.running()))) last = true;
     }
   } finally {
     watcher?.close();

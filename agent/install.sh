@@ -93,7 +93,7 @@ major="$(echo "$node_version" | sed -n 's/^v\([0-9]*\)\..*/\1/p')"
 command -v ctr >/dev/null 2>&1 || fatal "containerd not found (no ctr in PATH): apt-get install containerd runc"
 command -v runc >/dev/null 2>&1 || fatal "runc not found in PATH: apt-get install runc"
 address="${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}"
-ctr --address "$address" version >/dev/null 2>&1 ||
+ctr --connect-timeout 5s --address "$address" version >/dev/null 2>&1 ||
   fatal "containerd does not answer on $address: start it (systemctl enable --now containerd) or pass --containerd-address"
 
 cni=""
@@ -109,27 +109,28 @@ command -v nft >/dev/null 2>&1 || fatal "nft not found in PATH: apt-get install 
 
 # --- download -----------------------------------------------------------------------------------
 bundle="$INSTALL_DIR/kubeflare-agent.mjs"
+download="$INSTALL_DIR/.kubeflare-agent.download.mjs" # .mjs: node --check reads it as ESM
 mkdir -p "$INSTALL_DIR"
 url="$SERVER/agent/kubeflare-agent.mjs"
 info "downloading $url"
 if command -v curl >/dev/null 2>&1; then
-  curl -sSfL ${INSECURE:+-k} -o "$bundle.tmp" "$url" || download_failed=yes
+  curl -sSfL ${INSECURE:+-k} -o "$download" "$url" || download_failed=yes
 elif command -v wget >/dev/null 2>&1; then
-  wget -q ${INSECURE:+--no-check-certificate} -O "$bundle.tmp" "$url" || download_failed=yes
+  wget -q ${INSECURE:+--no-check-certificate} -O "$download" "$url" || download_failed=yes
 else
   fatal "neither curl nor wget found: apt-get install curl"
 fi
 if [ "${download_failed:-}" = yes ]; then
-  rm -f "$bundle.tmp"
+  rm -f "$download"
   hint=""
   [ -n "$INSECURE" ] || hint=" (a self-signed certificate? add --insecure-skip-tls-verify)"
   fatal "could not download the agent from $url$hint"
 fi
-"$NODE" --check "$bundle.tmp" 2>/dev/null || {
-  rm -f "$bundle.tmp"
+"$NODE" --check "$download" 2>/dev/null || {
+  rm -f "$download"
   fatal "$url did not return the agent (is $SERVER a kubeflare control plane?)"
 }
-mv -f "$bundle.tmp" "$bundle"
+mv -f "$download" "$bundle"
 
 # --- run ------------------------------------------------------------------------------------------
 set -- --server "$SERVER"

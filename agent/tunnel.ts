@@ -13,7 +13,7 @@ import {
   type UpFrame,
   WINDOW_BYTES,
 } from "../src/k8s/tunnel-protocol.ts";
-import { findLog, LogError, readLog } from "./container-logs.ts";
+import { findLog, LogError, type LogTarget, readLog } from "./container-logs.ts";
 
 export interface TunnelOptions {
   /** The control plane, e.g. https://kubeflare.example.com */
@@ -24,6 +24,11 @@ export interface TunnelOptions {
   dataDir: string;
   insecure?: boolean;
   log?: (msg: string) => void;
+  /**
+   * Whether a container still runs. When given, `logs -f` ends once the container stops, as
+   * the kubelet's does; without it, only once it restarts or its pod's logs are removed.
+   */
+  containerRunning?: (t: LogTarget) => boolean | Promise<boolean>;
 }
 
 const PING_MS = 20_000;
@@ -31,6 +36,7 @@ const PING_MS = 20_000;
 const DEAD_MS = 50_000;
 const MIN_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
+const STABLE_MS = 10_000;
 
 interface Served {
   sock: WebSocket;
@@ -64,9 +70,10 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
     });
     sock = s;
     let lastPong = Date.now();
+    let openedAt = 0;
     let pinger: NodeJS.Timeout | undefined;
     s.on("open", () => {
-      failures = 0;
+      openedAt = Date.now();
       log(`tunnel: connected to ${opts.server}`);
       pinger = setInterval(() => {
         if (Date.now() - lastPong > DEAD_MS) {
@@ -96,6 +103,9 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
       for (const [id, st] of streams) if (st.sock === s) stop(id);
       if (sock === s) sock = undefined;
       if (closed) return;
+      // Back off again only from a connection that held (one closed at once, say because
+      // another agent took the node's tunnel, keeps backing off).
+      if (openedAt && Date.now() - openedAt > STABLE_MS) failures = 0;
       const base = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** failures++);
       const delay = Math.round(base / 2 + (Math.random() * base) / 2);
       log(`tunnel: closed (${code}${reason.length ? ` ${reason}` : ""}), redialing in ${delay} ms`);
@@ -140,7 +150,13 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
           : q.sinceSeconds !== undefined
             ? Date.now() - q.sinceSeconds * 1000
             : undefined;
-      const lines = readLog(path, { ...q, since, signal });
+      const running = opts.containerRunning;
+      const lines = readLog(path, {
+        ...q,
+        since,
+        signal,
+        running: running && (() => running(q)),
+      });
       // Opened: from here on the stream has started, whatever comes.
       started = true;
       await control(s, { type: "start", id: q.id });

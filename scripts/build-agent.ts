@@ -2,7 +2,7 @@
 // `public/agent/kubeflare-agent.mjs` (ESM for Node ≥ 20, no node_modules needed), next to a copy
 // of `agent/install.sh`. Run by `npm start`, `npm test` (pretest) and `npm run deploy`.
 //   node scripts/build-agent.ts
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -13,9 +13,10 @@ export const AGENT_OUT_DIR = join(root, "public/agent");
 export async function buildAgent(outDir = AGENT_OUT_DIR): Promise<string> {
   mkdirSync(outDir, { recursive: true });
   const outfile = join(outDir, "kubeflare-agent.mjs");
-  await build({
+  const result = await build({
     entryPoints: [join(root, "agent/main.ts")],
     outfile,
+    write: false,
     bundle: true,
     platform: "node",
     target: "node20",
@@ -28,7 +29,16 @@ export async function buildAgent(outDir = AGENT_OUT_DIR): Promise<string> {
       js: 'import{createRequire as __kfCreateRequire}from"node:module";const require=__kfCreateRequire(import.meta.url);',
     },
   });
-  copyFileSync(join(root, "agent/install.sh"), join(outDir, "install.sh"));
+  // Written whole then renamed: a server or a test reading public/ never sees half a file.
+  const install = readFileSync(join(root, "agent/install.sh"));
+  for (const [path, data] of [
+    [outfile, result.outputFiles[0].contents],
+    [join(outDir, "install.sh"), install],
+  ] as const) {
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  }
   return outfile;
 }
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the test suites need. kubectl comes with the machine image
 # (/usr/bin/kubectl and the versioned ones under /usr/lib/google-cloud-sdk/bin).
-# The agent's end-to-end tests run real containers: containerd, runc and the CNI plugins, nftables
-# and iproute2 for the pod network, a registry on loopback (docker-registry), skopeo to push the
-# test image and busybox-static as its only binary.
+# The agent's end-to-end tests run real containers: containerd, runc and the CNI plugins, iptables,
+# nftables and iproute2 for the pod network, a registry on loopback (docker-registry), skopeo to
+# push the test image and busybox-static as its only binary; curl fetches install.sh, whose
+# systemd unit systemd-analyze checks; procps for pgrep.
 set -euo pipefail
 need=()
-for pkg in ca-certificates curl containerd runc containernetworking-plugins nftables iproute2 \
-  docker-registry skopeo busybox-static; do
+for pkg in ca-certificates curl containerd runc containernetworking-plugins iptables nftables \
+  iproute2 docker-registry skopeo busybox-static systemd procps; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

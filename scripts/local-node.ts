@@ -1,30 +1,31 @@
 // `npm start`'s node: a containerd of its own (state under <state>/containerd) and the agent
 // (data under <state>/agent) joined to the local control plane as this host.
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { startOwnContainerd } from "./containerd.ts";
-import { run } from "./run.ts";
+import { NAMESPACE, newToken, tokenSecret } from "./join-token.ts";
+import { failure, readKubeconfig, requestJson } from "./kubeconfig.ts";
 
 const CNI_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
 const CNI_PLUGINS = ["bridge", "host-local", "portmap", "loopback"];
 
-async function onPath(cmd: string): Promise<boolean> {
-  try {
-    await run("sh", ["-c", `command -v ${cmd}`], { quiet: true });
-    return true;
-  } catch {
-    return false;
-  }
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? "").split(":").some((dir) => {
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Why this machine cannot run the local node (with how to fix it), or undefined if it can. */
-export async function missingForNode(): Promise<string | undefined> {
+export function missingForNode(): string | undefined {
   const missing: string[] = [];
-  for (const cmd of ["containerd", "ctr", "runc", "ip", "nft"])
-    if (!(await onPath(cmd))) missing.push(cmd);
+  for (const cmd of ["containerd", "ctr", "runc", "ip", "nft"]) if (!onPath(cmd)) missing.push(cmd);
   if (!CNI_DIRS.some((d) => CNI_PLUGINS.every((p) => existsSync(join(d, p)))))
     missing.push(`CNI plugins (${CNI_PLUGINS.join(", ")})`);
   const root = process.getuid?.() === 0;
@@ -49,39 +50,17 @@ export function nodeNameOf(host: string): string {
   return name.slice(0, 253) || "localhost";
 }
 
-/** A bootstrap-token join token stored as kube-system/bootstrap-token-<id> (CONTRACT.md). */
-export async function createJoinToken(
-  server: string,
-  adminToken: string,
-  opts: { ttlSeconds?: number; description?: string } = {},
-): Promise<string> {
-  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  const random = (n: number) => [...randomBytes(n)].map((b) => alphabet[b % 36]).join("");
-  const id = random(6);
-  const secret = random(16);
-  const stringData: Record<string, string> = {
-    "token-id": id,
-    "token-secret": secret,
-    "usage-bootstrap-authentication": "true",
-    description: opts.description ?? "",
-  };
-  if (opts.ttlSeconds)
-    stringData.expiration = new Date(Date.now() + opts.ttlSeconds * 1000)
-      .toISOString()
-      .replace(/\.\d+Z$/, "Z");
-  const res = await fetch(`${server}/api/v1/namespaces/kube-system/secrets`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
-      type: "bootstrap.kubernetes.io/token",
-      stringData,
-    }),
-  });
-  if (!res.ok) throw new Error(`creating a join token: ${res.status} ${await res.text()}`);
-  return `${id}.${secret}`;
+/** A join token for this node, as `npm run token -- create` makes it. */
+export async function createJoinToken(kubeconfig: string, description: string): Promise<string> {
+  const token = newToken();
+  const res = await requestJson(
+    readKubeconfig(kubeconfig),
+    "POST",
+    `/api/v1/namespaces/${NAMESPACE}/secrets`,
+    tokenSecret(token, { ttlMs: 3600_000, description }),
+  );
+  if (res.status !== 201) throw new Error(`creating a join token: ${failure(res)}`);
+  return `${token.id}.${token.secret}`;
 }
 
 export interface LocalNode {
@@ -110,8 +89,9 @@ async function stopChild(child: ChildProcess, graceMs: number) {
 export async function startLocalNode(o: {
   state: string;
   server: string;
-  adminToken: string;
+  kubeconfig: string;
   bundle: string;
+  registries?: string;
 }): Promise<LocalNode> {
   const nodeName = nodeNameOf(hostname());
   const containerdDir = join(o.state, "containerd");
@@ -120,13 +100,14 @@ export async function startLocalNode(o: {
   const containerdLog = join(o.state, "containerd.log");
   const agentLog = join(o.state, "agent.log");
   const containerd = await startOwnContainerd(containerdDir, { logFile: containerdLog });
-  const joined = existsSync(join(dataDir, "credential.json"));
-  const token = joined
-    ? undefined
-    : await createJoinToken(o.server, o.adminToken, {
-        ttlSeconds: 3600,
-        description: `npm start: node ${nodeName}`,
-      });
+  let token: string | undefined;
+  try {
+    if (!existsSync(join(dataDir, "credential.json")))
+      token = await createJoinToken(o.kubeconfig, `npm start: node ${nodeName}`);
+  } catch (err) {
+    await stopChild(containerd.child, 10_000);
+    throw err;
+  }
   const fd = openSync(agentLog, "a");
   const agent = spawn(
     process.execPath,
@@ -142,6 +123,7 @@ export async function startLocalNode(o: {
       "--containerd-address",
       containerd.address,
       "--insecure-skip-tls-verify",
+      ...(o.registries ? ["--registries", o.registries] : []),
     ],
     { stdio: ["ignore", fd, fd] },
   );
@@ -154,7 +136,7 @@ export async function startLocalNode(o: {
     async waitReady(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (alive()) {
-        if (await nodeReady(o.server, o.adminToken, nodeName)) return;
+        if (await nodeReady(o.kubeconfig, nodeName)) return;
         if (Date.now() > deadline)
           throw new Error(
             `node ${nodeName} is not Ready after ${timeoutMs / 1000}s; see ${agentLog}`,
@@ -171,16 +153,11 @@ export async function startLocalNode(o: {
   };
 }
 
-async function nodeReady(server: string, adminToken: string, nodeName: string): Promise<boolean> {
+async function nodeReady(kubeconfig: string, nodeName: string): Promise<boolean> {
   try {
-    const res = await fetch(`${server}/api/v1/nodes/${nodeName}`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-    });
-    if (!res.ok) return false;
-    const node = (await res.json()) as {
-      status?: { conditions?: { type: string; status: string }[] };
-    };
-    return !!node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+    const res = await requestJson(readKubeconfig(kubeconfig), "GET", `/api/v1/nodes/${nodeName}`);
+    const conditions: { type: string; status: string }[] = res.body?.status?.conditions ?? [];
+    return res.status === 200 && conditions.some((c) => c.type === "Ready" && c.status === "True");
   } catch {
     return false;
   }

@@ -1,7 +1,7 @@
 // `npm start`: a local control plane on workerd (wrangler dev) with D1 and Durable Objects
 // persisted under .kubeflare/, plus a kubeconfig for kubectl; when this machine can run
 // containers (root, containerd, CNI plugins), also a one-node cluster: containerd and the agent.
-//   node scripts/start.ts [--port 6443] [--state .kubeflare] [--no-node]
+//   node scripts/start.ts [--port 6443] [--state .kubeflare] [--no-node] [--registries FILE]
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -21,6 +21,8 @@ const { values: args } = parseArgs({
     bench: { type: "boolean", default: false },
     /** Control plane only: no containerd, no agent. */
     "no-node": { type: "boolean", default: false },
+    /** The local node's registry mirrors and plain-HTTP registries (k3s registries.yaml). */
+    registries: { type: "string" },
   },
 });
 const port = Number(args.port);
@@ -125,7 +127,8 @@ async function main() {
   process.on("SIGTERM", stop);
   child.on("exit", async (code) => {
     await node?.stop();
-    process.exit(code ?? 0);
+    // Stopped by Ctrl-C or SIGTERM: a clean exit, whatever wrangler's own status.
+    process.exit(stopping ? 0 : (code ?? 0));
   });
   const server = `https://127.0.0.1:${port}`;
   await waitHealthy(server, child);
@@ -135,15 +138,28 @@ async function main() {
   console.log(`kubeconfig: ${path}`);
   console.log(`try: kubectl --kubeconfig ${path} get namespaces\n`);
   if (args["no-node"] || stopping) return;
-  const missing = await missingForNode();
+  const missing = missingForNode();
   if (missing) {
     console.log(`No local node (pods stay Pending until a host joins):\n${missing}\n`);
     return;
   }
-  node = await startLocalNode({ state, server, adminToken: token, bundle });
-  await node.waitReady();
-  console.log(`node ${node.nodeName} is Ready: this machine runs the cluster's pods`);
-  console.log(`agent log: ${node.agentLog}\ncontainerd log: ${node.containerdLog}\n`);
+  try {
+    node = await startLocalNode({
+      state,
+      server,
+      kubeconfig: path,
+      bundle,
+      registries: args.registries && resolve(args.registries),
+    });
+    await node.waitReady();
+    console.log(`node ${node.nodeName} is Ready: this machine runs the cluster's pods`);
+    console.log(`agent log: ${node.agentLog}\ncontainerd log: ${node.containerdLog}\n`);
+  } catch (err) {
+    // The control plane stays up: a host can still join with install.sh.
+    console.error(`the local node did not start: ${(err as Error).message}\n`);
+    await node?.stop();
+    node = undefined;
+  }
 }
 
 main().catch((err) => {

@@ -120,6 +120,7 @@ export class NodeTunnel extends DurableObject<Env> {
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     if (typeof message !== "string") {
+      if (message.byteLength < 4) return;
       const { id, data } = parseDataFrame(message);
       const s = this.streams.get(id);
       if (!s?.controller) {
@@ -192,6 +193,9 @@ export class NodeTunnel extends DurableObject<Env> {
     if (!s) return;
     this.streams.delete(id);
     this.send(s.ws, { type: "cancel", id });
+    try {
+      s.controller?.close();
+    } catch {}
   }
 
   /** A socket went away: its streams end (those not started yet fail). */

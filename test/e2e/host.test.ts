@@ -1,17 +1,19 @@
 // The host harness itself: the test image, the loopback registry, a containerd of our own that
 // pulls and runs the image, and a cleanup that leaves no process, mount or network object behind.
 import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { Cni, netnsName } from "../../agent/cni.ts";
 import { run } from "../../scripts/run.ts";
 import {
   agentNetns,
   agentNftTables,
-  BRIDGE,
   bridgeExists,
+  bridgePorts,
   type Containerd,
   cleanupNetwork,
   mountsUnder,
@@ -122,20 +124,38 @@ describe("containerd of the test's own", () => {
 });
 
 describe("agent network cleanup", () => {
-  it("deletes the agent's network namespaces, bridge and nftables table", async () => {
-    const ns = `${NETNS_PREFIX}harness-test`;
-    await run("ip", ["netns", "add", ns], { quiet: true });
-    await run("ip", ["link", "add", BRIDGE, "type", "bridge"], { quiet: true });
-    await run("nft", ["add", "table", "inet", NFT_TABLE], { quiet: true });
-    expect(await agentNetns()).toContain(ns);
-    expect(await bridgeExists()).toBe(true);
-    expect(await agentNftTables()).toEqual([`inet ${NFT_TABLE}`]);
+  it("tears down this agent's sandboxes (netns, IP, veth, NAT rules), not another's", async () => {
+    const dataDir = join(tmp, "net-agent");
+    const uid = randomUUID();
+    const cni = new Cni(dataDir, "10.42.254.0/24");
+    const ip = await cni.setUp(uid, [{ hostPort: 30999, containerPort: 80, protocol: "TCP" }]);
+    const foreign = `${NETNS_PREFIX}${randomUUID()}`;
+    await run("ip", ["netns", "add", foreign], { quiet: true });
+    const nat = () => run("iptables-save", ["-t", "nat"], { quiet: true });
+    try {
+      expect(ip).toMatch(/^10\.42\.254\.\d+$/);
+      expect(await agentNetns()).toEqual(expect.arrayContaining([netnsName(uid), foreign]));
+      expect(await nat()).toContain(uid);
+      expect(existsSync(join(dataDir, "cni/networks/kubeflare", ip))).toBe(true);
+      const portsBefore = await bridgePorts();
+      expect(portsBefore.length).toBeGreaterThan(0);
+      await run("nft", ["add", "table", "inet", NFT_TABLE], { quiet: true });
 
-    await cleanupNetwork();
-    expect(await agentNetns()).toEqual([]);
-    expect(existsSync(`/run/netns/${ns}`)).toBe(false);
-    expect(await bridgeExists()).toBe(false);
-    expect(await agentNftTables()).toEqual([]);
+      await cleanupNetwork(dataDir);
+      const netns = await agentNetns();
+      expect(netns).not.toContain(netnsName(uid));
+      expect(netns).toContain(foreign);
+      expect(await nat()).not.toContain(uid);
+      expect(existsSync(join(dataDir, "cni/networks/kubeflare", ip))).toBe(false);
+      const portsAfter = await bridgePorts();
+      expect(portsAfter.length).toBe(portsBefore.length - 1);
+      // The bridge and the table are shared: they go only with the last pod on this machine.
+      expect(await bridgeExists()).toBe(portsAfter.length > 0);
+      expect((await agentNftTables()).length > 0).toBe(portsAfter.length > 0);
+    } finally {
+      await run("ip", ["netns", "delete", foreign], { quiet: true });
+      await cni.tearDown(uid).catch(() => {});
+    }
   });
 });
 

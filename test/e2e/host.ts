@@ -2,22 +2,24 @@
 // and socket in a temp dir), the agent started in the foreground against it, and a cleanup that
 // leaves the machine as it found it: no container, shim, mount, network namespace, bridge or
 // nftables table of ours.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BRIDGE, Cni, NETNS_PREFIX, netnsName, netnsPath } from "../../agent/cni.ts";
 import { type OwnContainerd, startOwnContainerd } from "../../scripts/containerd.ts";
+import { readKubeconfig, requestJson } from "../../scripts/kubeconfig.ts";
+import { createJoinToken } from "../../scripts/local-node.ts";
 import { CommandError, run } from "../../scripts/run.ts";
 import { root } from "./cluster.ts";
 
 /** containerd namespace the agent runs its pods in. */
 export const NAMESPACE = "kubeflare";
-/** The agent's bridge and nftables table (CONTRACT.md). */
-export const BRIDGE = "kubeflare0";
+/** The agent's bridge, and the prefix of its network namespaces (under /run/netns). */
+export { BRIDGE, NETNS_PREFIX };
+/** The agent's nftables table (CONTRACT.md). */
 export const NFT_TABLE = "kubeflare";
-/** Network namespaces the agent creates are named with this prefix (under /run/netns). */
-export const NETNS_PREFIX = "kubeflare-";
-export const CNI_BIN_DIR = "/usr/lib/cni";
+const CNI_CONFLIST = "kubeflare.conflist";
 export const AGENT_BUNDLE = join(root, "public/agent/kubeflare-agent.mjs");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,20 +66,28 @@ export interface Containerd {
   /** grpc socket, for `ctr --address` and the agent's `--containerd-address`. */
   address: string;
   pid: number;
+  /**
+   * Where this host's agent should keep its data (`--data-dir`): stop() then also tears down
+   * the agent's pod sandboxes and whatever it mounted there.
+   */
+  agentDataDir: string;
   /** containerd's own log (stdout and stderr). */
   log(): string;
   /** Runs `ctr --address <address> -n <namespace> …args`; stdout, or throws CommandError. */
   ctr(args: string[], opts?: { namespace?: string; input?: string }): Promise<string>;
   /**
    * Removes every container and task of this containerd (all namespaces), stops it (SIGTERM, then
-   * SIGKILL) and its shims, unmounts whatever is mounted under `dir`, deletes the agent's network
-   * namespaces, bridge and nftables table (unless `network: false`) and removes `dir`.
+   * SIGKILL) and its shims, tears down the sandboxes of the agent that used `agentDataDir` (see
+   * cleanupNetwork; skipped with `network: false`), unmounts whatever is mounted under `dir` and
+   * removes `dir`.
    */
   stop(opts?: { network?: boolean }): Promise<void>;
 }
 
 /** Starts a containerd of the test's own and waits until it answers. */
-export async function startContainerd(opts: { dir?: string } = {}): Promise<Containerd> {
+export async function startContainerd(
+  opts: { dir?: string; agentDataDir?: string } = {},
+): Promise<Containerd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "kubeflare-host-"));
   let log = "";
   let own: OwnContainerd;
@@ -89,6 +99,7 @@ export async function startContainerd(opts: { dir?: string } = {}): Promise<Cont
     throw new Error(`${(err as Error).message}:\n${log}`);
   }
   const { child, address } = own;
+  const agentDataDir = opts.agentDataDir ?? join(dir, "agent");
   const pid = child.pid as number;
   started.add(pid);
   const ctr = (args: string[], o: { namespace?: string; input?: string } = {}) =>
@@ -108,11 +119,12 @@ export async function startContainerd(opts: { dir?: string } = {}): Promise<Cont
     }
     await killPid(child, "SIGTERM", 10_000);
     killShims(address);
-    if (o.network ?? true) await cleanupNetwork();
+    if (o.network ?? true) await cleanupNetwork(agentDataDir);
+    await unmountUnder(agentDataDir);
     await unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   };
-  return { dir, address, pid, log: () => log, ctr, stop };
+  return { dir, address, pid, agentDataDir, log: () => log, ctr, stop };
 }
 
 const lines = (s: string) => s.split("\n").filter((l) => l.trim());
@@ -221,9 +233,43 @@ export async function bridgeExists(): Promise<boolean> {
   }
 }
 
-/** Deletes the agent's network namespaces, its bridge and its nftables table(s). */
-export async function cleanupNetwork() {
-  for (const ns of await agentNetns()) await run("ip", ["netns", "delete", ns], { quiet: true });
+/** Interfaces attached to the agent's bridge (the host ends of pod veths). */
+export async function bridgePorts(): Promise<string[]> {
+  if (!(await bridgeExists())) return [];
+  return lines(await run("ip", ["-o", "link", "show", "master", BRIDGE], { quiet: true })).map(
+    (l) => l.split(":")[1].trim().split("@")[0],
+  );
+}
+
+/** The pod CIDR of the network the agent wrote into `dataDir` (undefined if none). */
+function podCidrOf(dataDir: string): string | undefined {
+  try {
+    const conf = JSON.parse(readFileSync(join(dataDir, "cni", CNI_CONFLIST), "utf8"));
+    return conf.plugins[0].ipam.ranges[0][0].subnet;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Tears down the pod sandboxes the agent with this data dir left (CNI DEL through the agent's own
+ * code: IP release, veth, masquerade and port-map rules; then the netns). Then, when no pod of
+ * any agent is attached to the bridge any more, deletes the bridge and the nftables table. Other
+ * agents' sandboxes on this machine are left alone.
+ */
+export async function cleanupNetwork(dataDir: string) {
+  const podCIDR = podCidrOf(dataDir);
+  if (podCIDR) {
+    const cni = new Cni(dataDir, podCIDR);
+    const ours = readdirSync(join(dataDir, "cni", "results"))
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => f.slice(0, -5));
+    for (const uid of ours) {
+      await cni.tearDown(uid).catch(() => {});
+      if (existsSync(netnsPath(uid))) await run("ip", ["netns", "delete", netnsName(uid)]);
+    }
+  }
+  if ((await bridgePorts()).length) return;
   if (await bridgeExists()) await run("ip", ["link", "delete", BRIDGE], { quiet: true });
   for (const t of await agentNftTables())
     await run("nft", ["delete", "table", ...t.split(" ")], { quiet: true });
@@ -291,6 +337,41 @@ export function startAgent(o: AgentOptions): Agent {
     detached: true,
     env: o.env ?? process.env,
   });
+  return watchAgent(child);
+}
+
+export interface InstallOptions extends Omit<AgentOptions, "bundle" | "node" | "extraArgs"> {
+  /** Where install.sh puts the bundle (KUBEFLARE_INSTALL_DIR); default `<dataDir>/../lib`. */
+  installDir?: string;
+  /** More install.sh flags. */
+  extraArgs?: string[];
+}
+
+/**
+ * Joins a host as a user does: fetches `<server>/install.sh` with curl and runs it with sh
+ * (`--no-systemd`, so it downloads the agent and execs it in the foreground: `pid` is the
+ * agent's once the script has checked the prerequisites).
+ */
+export function installAgent(o: InstallOptions): Agent {
+  const script = execFileSync("curl", ["-sfkL", `${o.server}/install.sh`], { encoding: "utf8" });
+  const args = [
+    ...agentArgs({ ...o, bundle: "" }).slice(1),
+    "--no-systemd",
+    ...(o.extraArgs ?? []),
+  ];
+  const child = spawn("/bin/sh", ["-s", "-", ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+    env: {
+      ...(o.env ?? process.env),
+      KUBEFLARE_INSTALL_DIR: o.installDir ?? join(o.dataDir, "..", "lib"),
+    },
+  });
+  child.stdin?.end(script);
+  return watchAgent(child);
+}
+
+function watchAgent(child: ChildProcess): Agent {
   const pid = child.pid as number;
   started.add(-pid);
   let out = "";
@@ -346,4 +427,92 @@ export function startAgent(o: AgentOptions): Agent {
     stop: (graceMs = 15_000) => end("SIGTERM", graceMs),
     kill: () => end("SIGKILL", 0),
   };
+}
+
+export interface Host {
+  nodeName: string;
+  containerd: Containerd;
+  /** The running agent (replace it with restartAgent after a stop or kill). */
+  agent: Agent;
+  /** The agent's --data-dir (containerd.agentDataDir). */
+  dataDir: string;
+  /** The bundle install.sh downloaded. */
+  bundle: string;
+  /** Starts the installed agent again, already joined (no token), as systemd would. */
+  restartAgent(): Agent;
+  /** Stops the agent, then the containerd with everything it ran (see Containerd.stop). */
+  stop(): Promise<void>;
+}
+
+/**
+ * A joined host: its own containerd, a fresh join token, the agent installed and started
+ * through the served install.sh; resolves once its Node is Ready. `registries` are registry
+ * hosts (`127.0.0.1:port`) the agent reaches over plain HTTP.
+ */
+export async function joinHost(o: {
+  server: string;
+  kubeconfig: string;
+  nodeName: string;
+  registries?: string[];
+  readyTimeoutMs?: number;
+}): Promise<Host> {
+  const containerd = await startContainerd();
+  const dataDir = containerd.agentDataDir;
+  const installDir = join(containerd.dir, "lib");
+  const registries = o.registries?.length
+    ? writeRegistries(join(containerd.dir, "registries.yaml"), o.registries)
+    : undefined;
+  const common = {
+    server: o.server,
+    nodeName: o.nodeName,
+    dataDir,
+    containerdAddress: containerd.address,
+    registries,
+  };
+  let agent: Agent | undefined;
+  try {
+    const token = await createJoinToken(o.kubeconfig, `e2e host ${o.nodeName}`);
+    agent = installAgent({ ...common, token, installDir });
+    await waitNodeReady(o.kubeconfig, o.nodeName, agent, o.readyTimeoutMs ?? 60_000);
+  } catch (err) {
+    await agent?.stop();
+    await containerd.stop();
+    throw err;
+  }
+  const bundle = join(installDir, "kubeflare-agent.mjs");
+  const host: Host = {
+    nodeName: o.nodeName,
+    containerd,
+    agent,
+    dataDir,
+    bundle,
+    restartAgent() {
+      host.agent = startAgent({ ...common, bundle });
+      return host.agent;
+    },
+    async stop() {
+      await host.agent.stop();
+      await containerd.stop();
+    },
+  };
+  return host;
+}
+
+async function waitNodeReady(kubeconfig: string, name: string, agent: Agent, timeoutMs: number) {
+  const target = readKubeconfig(kubeconfig);
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void agent.exited.then(() => {
+    exited = true;
+  });
+  for (;;) {
+    const res = await requestJson(target, "GET", `/api/v1/nodes/${name}`).catch(() => undefined);
+    const conditions: { type: string; status: string }[] = res?.body?.status?.conditions ?? [];
+    if (res?.status === 200 && conditions.some((c) => c.type === "Ready" && c.status === "True"))
+      return;
+    if (exited) throw new Error(`the agent of ${name} exited:\n${agent.output()}`);
+    if (Date.now() > deadline)
+      throw new Error(`node ${name} not Ready after ${timeoutMs} ms:\n${agent.output()}`);
+    await sleep(250);
+  }
 }

@@ -31,6 +31,14 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: big}
+spec:
+  nodeName: ${NODE}
+  tolerations: [{operator: Exists}]
+  containers: [{name: app, image: busybox}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: pending}
 spec:
   nodeSelector: {nowhere: "true"}
@@ -121,6 +129,7 @@ describe("kubectl logs through the node's tunnel", () => {
     for (const [pod, statuses] of [
       ["web", [running("app", true)]],
       ["api", [running("a"), running("b")]],
+      ["big", [running("app")]],
     ] as const) {
       const status = JSON.stringify({ status: { phase: "Running", containerStatuses: statuses } });
       await k(["patch", "pod", pod, "--subresource=status", "--type=merge", "-p", status]);
@@ -141,6 +150,7 @@ describe("kubectl logs through the node's tunnel", () => {
     );
     writeLog("api", "a", 0, line(5, "from a"));
     writeLog("api", "b", 0, line(5, "from b"));
+    writeLog("big", "app", 0, line(5, "y".repeat(99)).repeat(30_000));
     connect();
     // The agent dials in the background: wait for the first answer.
     await eventually(async () => (await k(["logs", "web", "--tail=1"])) === "three\n", 30_000);
@@ -161,6 +171,8 @@ describe("kubectl logs through the node's tunnel", () => {
   it("tails, limits to recent lines, and prints timestamps", async () => {
     expect(await k(["logs", "web", "--tail=2"])).toBe("two\nthree\n");
     expect(await k(["logs", "web", "--since=1m"])).toBe("one\ntwo\nthree\n");
+    const minuteAgo = `${new Date(Date.now() - 60_000).toISOString().slice(0, 19)}Z`;
+    expect(await k(["logs", "web", `--since-time=${minuteAgo}`])).toBe("one\ntwo\nthree\n");
     const stamped = await k(["logs", "web", "--tail=1", "--timestamps"]);
     expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z three\n$/);
     const when = Date.parse(stamped.split(" ")[0]);
@@ -190,6 +202,12 @@ describe("kubectl logs through the node's tunnel", () => {
     );
     const both = await k(["logs", "api", "--all-containers", "--prefix"]);
     expect(both).toBe("[pod/api/a] from a\n[pod/api/b] from b\n");
+  });
+
+  it("streams a log far larger than the tunnel's window", async () => {
+    const out = await k(["logs", "big"]);
+    expect(out.length).toBe(3_000_000);
+    expect(out.split("\n").filter((l) => l !== "y".repeat(99))).toEqual([""]);
   });
 
   it("explains what it cannot show", async () => {

@@ -3,7 +3,13 @@
 // (pods/log) come back with its lines, follow streams later lines, and the errors read as
 // Kubernetes'.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type DownFrame, dataFrame, type LogQuery } from "../../src/k8s/tunnel-protocol.ts";
+import {
+  type DownFrame,
+  dataFrame,
+  type LogQuery,
+  MAX_CHUNK_BYTES,
+  WINDOW_BYTES,
+} from "../../src/k8s/tunnel-protocol.ts";
 import { api, call, eventually, TOKEN } from "./helpers.ts";
 import { registerNode } from "./hollow.ts";
 import { joinNode } from "./nodes.ts";
@@ -13,13 +19,22 @@ vi.setConfig({ testTimeout: 30_000 });
 const NS = "default";
 const enc = new TextEncoder();
 
-/** A test agent: serves `logs` from memory; follow streams stay open for `push`. */
+interface Outgoing {
+  queue: Uint8Array[];
+  credit: number;
+  follow: boolean;
+  sent: number;
+}
+
+/**
+ * A test agent: serves `logs` from memory, in chunks within its flow-control window as the
+ * real agent does; follow streams stay open for `push`.
+ */
 class TestAgent {
   readonly requests: (DownFrame & { type: "logs" })[] = [];
   readonly cancelled: number[] = [];
   readonly ws: WebSocket;
-  /** Stream ids of open follow requests. */
-  readonly following = new Set<number>();
+  readonly streams = new Map<number, Outgoing>();
   logs = new Map<string, string>();
   /** Answer with this error instead of data. */
   failWith?: { code: number; message: string };
@@ -32,10 +47,18 @@ class TestAgent {
       const f = JSON.parse(e.data) as DownFrame;
       if (f.type === "cancel") {
         this.cancelled.push(f.id);
-        this.following.delete(f.id);
-      }
-      if (f.type === "logs") this.serve(f);
+        this.streams.delete(f.id);
+      } else if (f.type === "ack") {
+        const st = this.streams.get(f.id);
+        if (st) st.credit += f.bytes;
+        this.pump(f.id);
+      } else if (f.type === "logs") this.serve(f);
     });
+  }
+
+  /** Stream ids of open follow requests. */
+  get following(): number[] {
+    return [...this.streams].filter(([, s]) => s.follow).map(([id]) => id);
   }
 
   private serve(f: DownFrame & { type: "logs" }) {
@@ -45,14 +68,35 @@ class TestAgent {
       return;
     }
     this.ws.send(JSON.stringify({ type: "start", id: f.id }));
-    const text = this.logs.get(key(f)) ?? "";
-    if (text) this.ws.send(dataFrame(f.id, enc.encode(text)));
-    if (f.follow) this.following.add(f.id);
-    else this.ws.send(JSON.stringify({ type: "end", id: f.id }));
+    this.streams.set(f.id, { queue: [], credit: WINDOW_BYTES, follow: !!f.follow, sent: 0 });
+    this.write(f.id, this.logs.get(key(f)) ?? "");
   }
 
   push(text: string) {
-    for (const id of this.following) this.ws.send(dataFrame(id, enc.encode(text)));
+    for (const id of this.following) this.write(id, text);
+  }
+
+  private write(id: number, text: string) {
+    const bytes = enc.encode(text);
+    const st = this.streams.get(id);
+    for (let off = 0; off < bytes.length; off += MAX_CHUNK_BYTES)
+      st?.queue.push(bytes.subarray(off, off + MAX_CHUNK_BYTES));
+    this.pump(id);
+  }
+
+  private pump(id: number) {
+    const st = this.streams.get(id);
+    if (!st) return;
+    while (st.queue.length && st.credit >= st.queue[0].length) {
+      const chunk = st.queue.shift() as Uint8Array;
+      st.credit -= chunk.length;
+      st.sent += chunk.length;
+      this.ws.send(dataFrame(id, chunk));
+    }
+    if (!st.queue.length && !st.follow) {
+      this.streams.delete(id);
+      this.ws.send(JSON.stringify({ type: "end", id }));
+    }
   }
 }
 
@@ -159,11 +203,57 @@ describe("pods/log through the tunnel", () => {
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const dec = new TextDecoder();
     expect(dec.decode((await reader.read()).value)).toBe("first\n");
-    const id = [...agent.following][0];
+    const id = agent.following[0];
     agent.push("later\n");
     expect(dec.decode((await reader.read()).value)).toBe("later\n");
     await reader.cancel();
     await eventually(async () => agent.cancelled.includes(id), 2000);
+  });
+
+  it("holds the node to its window until the client reads", async () => {
+    await registerNode("logs-9");
+    const agent = await dial("logs-9");
+    agents.push(agent);
+    await boundPod("chatty", "logs-9");
+    const line = `${"z".repeat(99)}\n`;
+    agent.logs.set(`${NS}/chatty/app`, line.repeat(10_000));
+
+    const res = await api("GET", logPath("chatty"));
+    const id = agent.requests.at(-1)?.id as number;
+    await new Promise((r) => setTimeout(r, 300));
+    const stream = agent.streams.get(id);
+    expect(stream?.sent).toBe(WINDOW_BYTES);
+    expect(stream?.queue.length).toBeGreaterThan(0);
+    const text = await res.text();
+    expect(text.length).toBe(1_000_000);
+    expect(text.endsWith(line)).toBe(true);
+    expect(agent.streams.has(id)).toBe(false);
+  });
+
+  it("does not follow a container that has stopped", async () => {
+    await registerNode("logs-8");
+    const agent = await dial("logs-8");
+    agents.push(agent);
+    await boundPod("done", "logs-8");
+    const terminated = {
+      name: "app",
+      ready: false,
+      restartCount: 0,
+      containerID: "containerd://app-1",
+      state: {
+        terminated: { exitCode: 0, reason: "Completed", containerID: "containerd://app-1" },
+      },
+    };
+    await call(
+      "PATCH",
+      `/api/v1/namespaces/${NS}/pods/done/status`,
+      { status: { phase: "Succeeded", containerStatuses: [terminated] } },
+      { "content-type": "application/merge-patch+json" },
+    );
+    agent.logs.set(`${NS}/done/app`, "finished\n");
+    const res = await api("GET", logPath("done", "?follow=true"));
+    expect(await res.text()).toBe("finished\n");
+    expect(agent.requests.at(-1)).toMatchObject({ follow: false });
   });
 
   it("picks a container by name and relays the node's errors", async () => {
@@ -204,6 +294,17 @@ describe("pods/log through the tunnel", () => {
       'Get "https://logs-4:10250/containerLogs/default/lonely/app": no tunnel for node "logs-4": its agent is not connected',
     );
 
+    const fresh = await call("POST", `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name: "fresh" },
+      spec: { nodeName: "logs-4", containers: [{ name: "app", image: "busybox" }] },
+    });
+    expect(fresh.status).toBe(201);
+    const creating = await call("GET", logPath("fresh"));
+    expect(creating.status).toBe(400);
+    expect(creating.body.message).toBe(
+      'container "app" in pod "fresh" is waiting to start: ContainerCreating',
+    );
+
     await boundPod("pending", undefined);
     const unbound = await call("GET", logPath("pending"));
     expect(unbound.status).toBe(400);
@@ -220,6 +321,17 @@ describe("pods/log through the tunnel", () => {
     );
     const nan = await call("GET", logPath("lonely", "?tailLines=ten"));
     expect(nan.status).toBe(400);
+    const when = await call("GET", logPath("lonely", "?sinceTime=yesterday"));
+    expect(when.status).toBe(400);
+    const both = await call(
+      "GET",
+      logPath("lonely", "?sinceSeconds=5&sinceTime=2026-11-22T04:00:00Z"),
+    );
+    expect(both.status).toBe(422);
+    // As Kubernetes words it (the error is on the empty field path).
+    expect(both.body.message).toBe(
+      'PodLogOptions "lonely" is invalid: : Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified',
+    );
 
     expect((await call("GET", logPath("ghost"))).status).toBe(404);
   });

@@ -44,9 +44,13 @@ function options(c: C, name: string): Options {
   else if (o.sinceSeconds !== undefined && o.sinceSeconds < 1)
     errs.push(invalidField("sinceSeconds", o.sinceSeconds, "must be greater than 0"));
   if (errs.length)
-    throw invalid("PodLogOptions", "", name, aggregateMessage("PodLogOptions", name, errs), [
-      ...statusCauses(errs),
-    ]);
+    throw invalid(
+      "PodLogOptions",
+      "",
+      name,
+      aggregateMessage("PodLogOptions", name, errs),
+      statusCauses(errs),
+    );
   return o;
 }
 
@@ -80,8 +84,11 @@ function pickContainer(pod: KObject, container: string | undefined): string {
   );
 }
 
-/** The kubelet's validateContainerLogStatus, on the status the node reported. */
-function checkLogStatus(pod: KObject, container: string, previous: boolean): void {
+/**
+ * The kubelet's validateContainerLogStatus, on the status the node reported: throws when there
+ * is no log to show, else says whether the container runs (only then is there more to follow).
+ */
+function checkLogStatus(pod: KObject, container: string, previous: boolean): boolean {
   const pod_ = JSON.stringify(pod.metadata.name);
   const c_ = JSON.stringify(container);
   const st = pod.status ?? {};
@@ -98,15 +105,15 @@ function checkLogStatus(pod: KObject, container: string, previous: boolean): voi
   if (previous) {
     if (!last?.containerID)
       throw badRequest(`previous terminated container ${c_} in pod ${pod_} not found`);
-    return;
+    return false;
   }
-  if (running) return;
+  if (running) return true;
   if (terminated) {
-    if (terminated.containerID || last?.containerID) return;
+    if (terminated.containerID || last?.containerID) return false;
     throw fail("is terminated");
   }
   if (last) {
-    if (last.containerID) return;
+    if (last.containerID) return false;
     throw fail("is terminated");
   }
   if (waiting) {
@@ -136,10 +143,12 @@ export async function podLog(c: C, s: Strategy, p: ResourcePath) {
   const container = pickContainer(pod, o.container);
   const node: string | undefined = pod.spec?.nodeName;
   if (!node) throw badRequest(`pod ${name} does not have a host assigned`);
-  checkLogStatus(pod, container, !!o.previous);
+  const running = checkLogStatus(pod, container, !!o.previous);
   const tunnel = c.env.TUNNEL.getByName(node);
   const r = await tunnel.logs(node, {
     ...o,
+    // A container that does not run writes nothing more: the kubelet stops at the end.
+    follow: o.follow && running,
     namespace,
     pod: name,
     uid: pod.metadata.uid,
