@@ -139,7 +139,7 @@ beforeAll(async () => {
   [cluster, registry, containerd] = await Promise.all([
     startCluster(),
     startRegistry(),
-    startContainerd(),
+    startContainerd({ agentDataDir: dataDir }),
   ]);
   await registry.push("v1");
   await registry.push("v2");
@@ -514,6 +514,24 @@ describe("host agent", () => {
       expect(p.status.containerStatuses[0].restartCount).toBe(0);
     }
     expect(agent.output()).not.toMatch(/joining/);
+  });
+
+  it("keeps pods running while the control plane is down, then resumes its watch", async () => {
+    const before = await podsOf("app=web");
+    await cluster.stop();
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const p of before) expect(await httpGet(p.status.podIP)).toBe(indexPage("v2"));
+    await cluster.restart();
+    await kubectl(["scale", "deployment/web", "--replicas=3"]);
+    await kubectl(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    const after = await podsOf("app=web");
+    expect(after).toHaveLength(3);
+    for (const p of before) {
+      const same = after.find((a) => a.metadata.uid === p.metadata.uid);
+      expect(same.status.containerStatuses[0].containerID).toBe(
+        p.status.containerStatuses[0].containerID,
+      );
+    }
   });
 
   it("keeps its memory small: RSS at most 60 MB with 20 pods running", async () => {
