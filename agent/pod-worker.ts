@@ -94,6 +94,7 @@ export class PodWorker {
   private again = false;
   private wakeAt = 0;
   private timer?: NodeJS.Timeout;
+  private readonly seenAt = Date.now();
 
   constructor(pod: any, rt: Runtime) {
     this.pod = pod;
@@ -497,7 +498,8 @@ export class PodWorker {
     r.containerId = id;
     r.restartCount = restart;
     r.state = { running: { startedAt: now() } };
-    rt.log(`${this.key}: started container ${c.name} (${id})`);
+    const since = restart === 0 ? ` ${Date.now() - this.seenAt} ms after the pod was seen` : "";
+    rt.log(`${this.key}: started container ${c.name} (${id})${since}`);
     rt.event(this.pod, "Normal", "Created", `Created container ${c.name}`, c.name);
     rt.event(this.pod, "Normal", "Started", `Started container ${c.name}`, c.name);
     this.startProbes(c, id);
