@@ -142,7 +142,7 @@ export function containerMounts(container: any, volumes: Map<string, string>): M
     let source = base;
     if (m.subPath) {
       source = normalize(join(base, m.subPath));
-      if (!source.startsWith(base))
+      if (source !== base && !source.startsWith(`${base}/`))
         throw new ConfigError(`subPath ${m.subPath} escapes its volume`);
       if (!existsSync(source)) mkdirSync(source, { recursive: true });
     }
