@@ -1,5 +1,6 @@
 // containerd through its CLI `ctr`, in the agent's own containerd namespace.
 import { spawn } from "node:child_process";
+import { connect } from "node:net";
 import { createInterface } from "node:readline";
 import { type ExecResult, exec, run } from "./exec.ts";
 
@@ -33,6 +34,20 @@ export class Containerd {
 
   ctrOk(args: string[], timeoutMs = 120_000): Promise<string> {
     return run("ctr", [...this.base(), ...args], { timeoutMs });
+  }
+
+  /** Whether containerd accepts connections on its socket (no process spawned). */
+  ping(timeoutMs = 2000): Promise<boolean> {
+    return new Promise((resolve) => {
+      const sock = connect(this.address);
+      const done = (ok: boolean) => {
+        sock.destroy();
+        resolve(ok);
+      };
+      sock.setTimeout(timeoutMs, () => done(false));
+      sock.on("connect", () => done(true));
+      sock.on("error", () => done(false));
+    });
   }
 
   /** e.g. "containerd://1.6.20". */

@@ -59,7 +59,13 @@ async function main() {
   const api = new Api({ server, credential, insecure });
   const containerd = new Containerd(a["containerd-address"] as string);
   const runtimeVersion = await containerd.version();
-  const node = new NodeAgent(api, { nodeName, dataDir, runtimeVersion, log });
+  const node = new NodeAgent(api, {
+    nodeName,
+    dataDir,
+    runtimeVersion,
+    runtimeUp: () => containerd.ping(),
+    log,
+  });
   await retry(() => node.register(), "register node");
   node.start();
   log(`node ${nodeName} registered (podCIDR ${node.podCIDR ?? "none"}, runtime ${runtimeVersion})`);

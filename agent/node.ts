@@ -7,12 +7,15 @@ import { type Api, ApiError, MERGE_PATCH, STRATEGIC_PATCH } from "./api.ts";
 const LEASE_NS = "kube-node-lease";
 const LEASE_SECONDS = 40;
 const RENEW_MS = 10_000;
+/** Node status is posted this often, and at once when readiness changes (checked every 10 s). */
 const STATUS_MS = 60_000;
 
 export interface NodeOptions {
   nodeName: string;
   dataDir: string;
   runtimeVersion: string;
+  /** Whether the container runtime answers; the node is NotReady while it does not. */
+  runtimeUp?: () => Promise<boolean>;
   log: (msg: string) => void;
 }
 
@@ -62,6 +65,9 @@ export class NodeAgent {
   private leaseTimer?: NodeJS.Timeout;
   private statusTimer?: NodeJS.Timeout;
   private readonly since = now();
+  private ready = true;
+  private readySince = now();
+  private lastStatus = Date.now();
   podCIDR?: string;
   hostIP = internalIP();
 
@@ -106,7 +112,21 @@ export class NodeAgent {
         "kubelet has sufficient PID available",
         this.since,
       ),
-      condition("Ready", true, "KubeletReady", "kubelet is posting ready status", this.since),
+      this.ready
+        ? condition(
+            "Ready",
+            true,
+            "KubeletReady",
+            "kubelet is posting ready status",
+            this.readySince,
+          )
+        : condition(
+            "Ready",
+            false,
+            "KubeletNotReady",
+            "container runtime is down: containerd does not answer",
+            this.readySince,
+          ),
     ];
   }
 
@@ -203,9 +223,26 @@ export class NodeAgent {
     this.leaseTimer = setInterval(() => {
       this.renewLease().catch((err) => this.opts.log(`lease: ${err.message}`));
     }, RENEW_MS);
-    this.statusTimer = setInterval(() => {
-      this.postStatus().catch((err) => this.opts.log(`node status: ${err.message}`));
-    }, STATUS_MS);
+    this.statusTimer = setInterval(() => void this.heartbeat(), RENEW_MS);
+  }
+
+  private async heartbeat() {
+    const up = this.opts.runtimeUp ? await this.opts.runtimeUp().catch(() => false) : true;
+    const changed = up !== this.ready;
+    if (changed) {
+      this.ready = up;
+      this.readySince = now();
+      this.opts.log(
+        up ? "container runtime is back: node Ready" : "container runtime is down: node NotReady",
+      );
+    }
+    if (!changed && Date.now() - this.lastStatus < STATUS_MS) return;
+    try {
+      await this.postStatus();
+      this.lastStatus = Date.now();
+    } catch (err) {
+      this.opts.log(`node status: ${(err as Error).message}`);
+    }
   }
 
   stop(): void {

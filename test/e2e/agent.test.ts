@@ -566,5 +566,9 @@ describe("host agent", () => {
     await eventually(async () => (await agentNetns()).length === 0, 10_000);
     expect(allocatedIPs()).toEqual([]);
     expect(readdirSync(join(dataDir, "sandboxes"))).toEqual([]);
+    // The node stayed Ready throughout (its runtime check never failed).
+    const n = await json(["get", "node", NODE]);
+    expect(n.status.conditions.find((c: any) => c.type === "Ready").status).toBe("True");
+    expect(agent.output()).not.toMatch(/NotReady/);
   });
 });
