@@ -2,6 +2,7 @@ import type { WatchHub } from "./api/watch-hub.ts";
 import type { CronJobController } from "./controllers/cronjob.ts";
 import type { DaemonSetController } from "./controllers/daemonset.ts";
 import type { DeploymentController } from "./controllers/deployment.ts";
+import type { DisruptionController } from "./controllers/disruption.ts";
 import type { EndpointsController } from "./controllers/endpoints.ts";
 import type { GarbageCollector } from "./controllers/garbage-collector.ts";
 import type { JobController } from "./controllers/job.ts";
@@ -28,6 +29,7 @@ export interface Env {
   SCHEDULER: DurableObjectNamespace<Scheduler>;
   NODE_LIFECYCLE: DurableObjectNamespace<NodeLifecycle>;
   ENDPOINTS: DurableObjectNamespace<EndpointsController>;
+  DISRUPTION: DurableObjectNamespace<DisruptionController>;
   /** The admin bearer token (a secret; `.dev.vars` locally). */
   ADMIN_TOKEN: string;
   /** Seals Secrets at rest: base64 of 32 random bytes (a secret; `.dev.vars` locally). */

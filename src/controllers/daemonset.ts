@@ -18,16 +18,15 @@ import {
   deletePod,
   event,
   isConflict,
-  isPodAvailable,
-  isPodReady,
   ownedBy,
   SerialReconciler,
   slowStart,
   strategy,
-  templateHash,
   writeStatus,
 } from "./job.ts";
+import { isPodAvailable, isPodReady } from "./pod-state.ts";
 import { type Next, soon } from "./reconciler.ts";
+import { computeHash } from "./template-hash.ts";
 
 /** Label naming the template revision a pod was made from (apps.DefaultDaemonSetUniqueLabelKey). */
 export const REVISION_HASH = "controller-revision-hash";
@@ -144,7 +143,7 @@ export class DaemonSetController extends SerialReconciler {
     const { rows } = await listObjects(ctx.db, { resource: "nodes" });
     const nodes = rows.map((r) => withRv(r.body, r.rv));
     const pods = await ownedBy(ctx, "pods", ds.metadata.namespace, ds.metadata.uid);
-    const hash = templateHash(ds.spec?.template ?? {});
+    const hash = computeHash(ds.spec?.template ?? {});
     const byNode = new Map<string, KObject[]>();
     for (const p of pods) {
       // Finished pods already deleted are only waiting to disappear.
@@ -308,9 +307,9 @@ export class DaemonSetController extends SerialReconciler {
       }
       if (!ok || (!fresh && !old) || (fresh && old)) unavailable++;
       else if (fresh) {
-        if (!isPodAvailable(fresh, minReady, now)) unavailable++;
+        if (!isPodAvailable(fresh, minReady, now.getTime())) unavailable++;
       } else if (old) {
-        if (!isPodAvailable(old, minReady, now)) replace.push(old);
+        if (!isPodAvailable(old, minReady, now.getTime())) replace.push(old);
         else if (unavailable < maxUnavailable) candidates.push(old);
       }
     }
@@ -347,7 +346,7 @@ export class DaemonSetController extends SerialReconciler {
       const pod = daemonPods[0];
       if (isPodReady(pod)) {
         ready++;
-        if (isPodAvailable(pod, ds.spec?.minReadySeconds ?? 0, now)) available++;
+        if (isPodAvailable(pod, ds.spec?.minReadySeconds ?? 0, now.getTime())) available++;
       }
       if (isUpdated(ds, hash, pod)) updated++;
     }

@@ -17,7 +17,6 @@ import {
   active,
   byCreation,
   byRevision,
-  computeHash,
   desiredAnnotation,
   equalIgnoreHash,
   FAILED_RS_CREATE,
@@ -46,7 +45,9 @@ import {
   setReplicasAnnotations,
 } from "./deployment-util.ts";
 import { recordEvent } from "./events.ts";
-import { involved, isActive, isAvailable } from "./replicaset-pods.ts";
+import { isActive, isPodAvailable } from "./pod-state.ts";
+import { involved } from "./replicaset-pods.ts";
+import { computeHash } from "./template-hash.ts";
 
 export const COMPONENT = "deployment-controller";
 
@@ -90,7 +91,7 @@ export const availableOf = (p: Pass, rs: KObject) =>
   Math.min(
     replicas(rs),
     podsOf(p, rs).filter(
-      (pod) => isActive(pod) && isAvailable(pod, rs.spec?.minReadySeconds ?? 0, p.now),
+      (pod) => isActive(pod) && isPodAvailable(pod, rs.spec?.minReadySeconds ?? 0, p.now),
     ).length,
   );
 

@@ -9,16 +9,12 @@ import { type Ctx, timestamp, update } from "../resources/rest.ts";
 import type { Strategy } from "../resources/types.ts";
 import { asSelector } from "../resources/workload.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
+import { isPodReady } from "./pod-state.ts";
+import { PDB_RESOURCE } from "./pokes.ts";
 import { type Next, Reconciler } from "./reconciler.ts";
 
 /** How long an eviction's entry in status.disruptedPods holds (DeletionTimeout). */
 const DELETION_TIMEOUT_MS = 2 * 60 * 1000;
-export const PDB_RESOURCE = "policy/poddisruptionbudgets";
-
-const isReady = (pod: KObject) =>
-  (pod.status?.conditions ?? []).some((c: KObject) => c.type === "Ready" && c.status === "True");
-
-export const podIsReady = isReady;
 
 /** intstr.GetScaledValueFromIntOrPercent. */
 function scaled(v: unknown, total: number, roundUp: boolean): number {
@@ -110,7 +106,7 @@ export async function budgetStatus(ctx: Ctx, pdb: KObject): Promise<KObject> {
       disrupted[pod.metadata.name] = at;
   }
   const healthy = pods.filter(
-    (p) => !p.metadata.deletionTimestamp && !disrupted[p.metadata.name] && isReady(p),
+    (p) => !p.metadata.deletionTimestamp && !disrupted[p.metadata.name] && isPodReady(p),
   ).length;
   const allowed = expected > 0 ? Math.max(0, healthy - desired) : 0;
   const status: KObject = {

@@ -11,6 +11,7 @@ import { type Ctx, create, remove, update } from "../resources/rest.ts";
 import type { Strategy } from "../resources/types.ts";
 import { type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
 import { type Involved, recordEvent } from "./events.ts";
+import { isPodReady, isTerminal } from "./pod-state.ts";
 import { type Next, Reconciler, soon } from "./reconciler.ts";
 
 /** discovery.LabelServiceName, discovery.LabelManagedBy and the controllers' names. */
@@ -77,12 +78,6 @@ const settled = (err: unknown) =>
 
 // ---------------------------------------------------------------------------
 // Pods as endpoints (pkg/api/v1/pod, endpointslice/util)
-
-const isTerminal = (pod: KObject) =>
-  pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
-
-const isReady = (pod: KObject) =>
-  (pod.status?.conditions ?? []).some((c: KObject) => c.type === "Ready" && c.status === "True");
 
 const isIPv4 = (ip: unknown): ip is string =>
   typeof ip === "string" && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
@@ -159,7 +154,7 @@ function endpointEntries(svc: KObject, pods: KObject[]): Entry[] {
     if (hostname) address.hostname = hostname;
     if (pod.spec?.nodeName) address.nodeName = pod.spec.nodeName;
     address.targetRef = targetRef(pod);
-    const ready = publish || isReady(pod);
+    const ready = publish || isPodReady(pod);
     // A headless Service may have no ports: its pods are listed all the same.
     if (ports.length === 0) {
       if (isHeadless(svc)) out.push({ address, ready });
@@ -329,7 +324,7 @@ const portsKey = (ports: KObject[] | undefined) =>
 
 /** podToEndpoint. */
 function podEndpoint(svc: KObject, pod: KObject): KObject {
-  const serving = isReady(pod);
+  const serving = isPodReady(pod);
   const terminating = !!pod.metadata.deletionTimestamp;
   // A terminating pod is never ready, unless the Service publishes not-ready addresses.
   const ready = !!svc.spec.publishNotReadyAddresses || (serving && !terminating);

@@ -16,6 +16,7 @@ import type { Strategy } from "../resources/types.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
 import { uidExists } from "../store/ownership.ts";
 import { type Involved, recordEvent } from "./events.ts";
+import { isActive, isPodReady, isTerminal } from "./pod-state.ts";
 import { type Next, Reconciler, soon } from "./reconciler.ts";
 
 // ---------------------------------------------------------------------------
@@ -51,26 +52,6 @@ export async function ignoreGone<T>(p: Promise<T>): Promise<T | undefined> {
 
 /** A conflict on a pinned write: someone changed the object since this reconcile read it. */
 export const isConflict = (err: unknown) => err instanceof ApiError && err.code === 409;
-
-export const isTerminal = (p: KObject) =>
-  p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
-
-/** controller.FilterActivePods: not finished and not being deleted. */
-export const isActive = (p: KObject) => !isTerminal(p) && !p.metadata.deletionTimestamp;
-
-const readyCondition = (p: KObject) =>
-  (p.status?.conditions ?? []).find((c: KObject) => c.type === "Ready");
-
-export const isPodReady = (p: KObject) => readyCondition(p)?.status === "True";
-
-/** podutil.IsPodAvailable: Ready for at least minReadySeconds. */
-export function isPodAvailable(p: KObject, minReadySeconds: number, now: Date): boolean {
-  const c = readyCondition(p);
-  if (c?.status !== "True") return false;
-  if (!minReadySeconds) return true;
-  const since = Date.parse(c.lastTransitionTime ?? "");
-  return Number.isFinite(since) && since + minReadySeconds * 1000 <= now.getTime();
-}
 
 /** Record an Event about a stored object. */
 export const event = (
@@ -143,27 +124,6 @@ export abstract class SerialReconciler extends Reconciler {
   protected reconcile(ctx: Ctx, key: Key): Promise<Next> {
     return this.sync(ctx, key, new Date());
   }
-}
-
-/** FNV-1a (32-bit) of a canonical JSON rendering, spelled as rand.SafeEncodeString does. */
-export function templateHash(value: unknown): string {
-  const canonical = (v: unknown): string => {
-    if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-    if (v && typeof v === "object")
-      return `{${Object.keys(v)
-        .sort()
-        .filter((k) => (v as KObject)[k] !== undefined)
-        .map((k) => `${JSON.stringify(k)}:${canonical((v as KObject)[k])}`)
-        .join(",")}}`;
-    return JSON.stringify(v) ?? "null";
-  };
-  let h = 0x811c9dc5;
-  for (const b of new TextEncoder().encode(canonical(value))) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  const alphabet = "bcdfghjklmnpqrstvwxz2456789";
-  return [...String(h)].map((c) => alphabet[c.charCodeAt(0) % alphabet.length]).join("");
 }
 
 // ---------------------------------------------------------------------------

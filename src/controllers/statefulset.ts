@@ -15,15 +15,14 @@ import {
   event,
   ignoreGone,
   isConflict,
-  isPodAvailable,
-  isPodReady,
   ownedBy,
   SerialReconciler,
   strategy,
-  templateHash,
   writeStatus,
 } from "./job.ts";
+import { isPodAvailable, isPodReady } from "./pod-state.ts";
 import { type Next, soon } from "./reconciler.ts";
+import { computeHash } from "./template-hash.ts";
 
 export const REVISION_HASH = "controller-revision-hash";
 export const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
@@ -68,7 +67,7 @@ export class StatefulSetController extends SerialReconciler {
   /** The template of a revision: the live spec for the update revision, else storage. */
   private async revisions(set: KObject) {
     const template = set.spec?.template ?? {};
-    const update = `${set.metadata.name}-${templateHash(template)}`;
+    const update = `${set.metadata.name}-${computeHash(template)}`;
     const current: string = set.status?.currentRevision ?? update;
     const stored = await this.ctx.storage.list<KObject>({ prefix: TEMPLATE_KEY });
     if (!stored.has(TEMPLATE_KEY + update))
@@ -103,7 +102,7 @@ export class StatefulSetController extends SerialReconciler {
     }
     condemned.sort((a, b) => (ordinalOf(set, b) ?? -1) - (ordinalOf(set, a) ?? -1));
     const healthy = (p: KObject) =>
-      runningAndReady(p) && !terminating(p) && isPodAvailable(p, minReady, now);
+      runningAndReady(p) && !terminating(p) && isPodAvailable(p, minReady, now.getTime());
     const ordered = [
       ...[...slots.keys()].sort((a, b) => a - b).map((o) => slots.get(o) as KObject),
     ];
@@ -385,7 +384,7 @@ export class StatefulSetController extends SerialReconciler {
       if (p.status?.phase) replicas++;
       if (runningAndReady(p)) {
         ready++;
-        if (isPodAvailable(p, minReady, now)) available++;
+        if (isPodAvailable(p, minReady, now.getTime())) available++;
       }
       if (p.status?.phase && !terminating(p)) {
         if (revisionOf(p) === rev.current) current++;
