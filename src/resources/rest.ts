@@ -22,6 +22,7 @@ import {
 import type { DB } from "../store/db.ts";
 import { StoreError } from "../store/errors.ts";
 import { commit, getObject, type Key, type KObject, type Write } from "../store/objects.ts";
+import type { Admit } from "./admission.ts";
 import { validateObjectMeta } from "./metadata.ts";
 import { storeResource, strategyFor } from "./registry.ts";
 import { schemaLookup } from "./schema-check.ts";
@@ -34,6 +35,8 @@ export interface Ctx {
   onCommit: (w: Committed) => void;
   /** Hooks kinds need beyond plain storage (allocators); set by the caller. */
   allocate?: (s: Strategy, o: KObject, old: KObject | undefined) => Promise<Write["allocate"]>;
+  /** Mutating admission configured by the cluster (after defaults, before validation). */
+  admit?: Admit;
 }
 
 export interface Committed {
@@ -188,6 +191,7 @@ export async function create(
   if (s.statusSubresource) delete o.status;
   s.defaults?.(o);
   s.prepareForCreate?.(o);
+  ctx.admit?.(s, o);
   throwInvalid(s, meta.name, [...validateObjectMeta(s, o), ...(s.validate?.(o) ?? [])]);
   trackManagers(s, undefined, o, opts, ctx.now());
   const key = keyOf(s, namespace, meta.name);
@@ -296,7 +300,7 @@ export async function update(
         ? statusUpdate(old, next)
         : opts.subresource === "binding"
           ? bindingUpdate(old, next)
-          : mainUpdate(s, old, next);
+          : mainUpdate(ctx, s, old, next);
     // Removing the last finalizer of an object being deleted deletes it.
     // A pod also waits for its kubelet (deletionGracePeriodSeconds 0) before it goes.
     const finished =
@@ -343,7 +347,7 @@ export async function update(
 }
 
 /** A write to the main resource: the server's metadata and (with a status subresource) status stay. */
-function mainUpdate(s: Strategy, old: KObject, next: KObject): KObject {
+function mainUpdate(ctx: Ctx, s: Strategy, old: KObject, next: KObject): KObject {
   const o = next;
   o.apiVersion = apiVersionOf(s);
   o.kind = s.info.kind;
@@ -359,6 +363,7 @@ function mainUpdate(s: Strategy, old: KObject, next: KObject): KObject {
   }
   s.defaults?.(o);
   s.prepareForUpdate?.(o, old);
+  ctx.admit?.(s, o);
   return o;
 }
 
