@@ -3,7 +3,8 @@
 // bound to its node: spec.nodeName set and a required node affinity on metadata.name, as the
 // controller has written it since 1.12. Nodes coming and going poke a sweep of every DaemonSet
 // (pokes.ts). RollingUpdate replaces pods of an older template, at most maxUnavailable nodes
-// at a time; OnDelete waits for someone to delete them.
+// at a time; OnDelete waits for someone to delete them. Templates are kept as
+// ControllerRevisions (history.ts), whose hash labels the pods; revisionHistoryLimit prunes them.
 import {
   matchesNodeSelector,
   matchesRequiredNodeAffinity,
@@ -13,6 +14,7 @@ import {
 import { TEMPLATE_GENERATION } from "../resources/daemonset.ts";
 import { type Ctx, create } from "../resources/rest.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
+import { currentRevision, deleteRevisions, listRevisions, REVISION_HASH } from "./history.ts";
 import {
   controllerRefTo,
   deletePod,
@@ -26,10 +28,7 @@ import {
 } from "./job.ts";
 import { isPodAvailable, isPodReady } from "./pod-state.ts";
 import { type Next, soon } from "./reconciler.ts";
-import { computeHash } from "./template-hash.ts";
 
-/** Label naming the template revision a pod was made from (apps.DefaultDaemonSetUniqueLabelKey). */
-export const REVISION_HASH = "controller-revision-hash";
 /** The older label with the template generation (extensions.DaemonSetTemplateGenerationKey). */
 const TEMPLATE_GENERATION_LABEL = "pod-template-generation";
 const COMPONENT = "daemonset-controller";
@@ -143,7 +142,16 @@ export class DaemonSetController extends SerialReconciler {
     const { rows } = await listObjects(ctx.db, { resource: "nodes" });
     const nodes = rows.map((r) => withRv(r.body, r.rv));
     const pods = await ownedBy(ctx, "pods", ds.metadata.namespace, ds.metadata.uid);
-    const hash = computeHash(ds.spec?.template ?? {});
+    // constructHistory: the revision of the current template, numbered newest.
+    const history = await listRevisions(ctx, ds);
+    const { revision, collisionCount } = await currentRevision(
+      ctx,
+      ds,
+      history,
+      ds.spec?.template ?? {},
+      ds.status?.collisionCount,
+    );
+    const hash: string = revision.metadata.labels?.[REVISION_HASH];
     const byNode = new Map<string, KObject[]>();
     for (const p of pods) {
       // Finished pods already deleted are only waiting to disappear.
@@ -194,7 +202,8 @@ export class DaemonSetController extends SerialReconciler {
     changed = (await this.syncNodes(ctx, ds, remove, create.slice(0, BURST), hash)) || changed;
     if (!changed && ds.spec?.updateStrategy?.type === "RollingUpdate")
       changed = await this.rollingUpdate(ctx, ds, nodes, fit, byNode, hash, now);
-    await this.updateStatus(ctx, ds, nodes, fit, byNode, hash, now);
+    await this.cleanupHistory(ctx, ds, history, revision, pods);
+    await this.updateStatus(ctx, ds, nodes, fit, byNode, hash, collisionCount, now);
     if (changed) return soon(500);
     // Pods becoming available after minReadySeconds need a look then.
     return ds.spec?.minReadySeconds
@@ -318,6 +327,28 @@ export class DaemonSetController extends SerialReconciler {
     return this.syncNodes(ctx, ds, doomed, [], hash);
   }
 
+  /** cleanupHistory: beyond revisionHistoryLimit, the oldest revisions no pod runs go. */
+  private async cleanupHistory(
+    ctx: Ctx,
+    ds: KObject,
+    history: KObject[],
+    current: KObject,
+    pods: KObject[],
+  ) {
+    const old = history.filter((r) => r.metadata.uid !== current.metadata.uid);
+    let excess = old.length - (ds.spec?.revisionHistoryLimit ?? 10);
+    if (excess <= 0) return;
+    const live = new Set(pods.map((p) => p.metadata.labels?.[REVISION_HASH]));
+    const doomed: KObject[] = [];
+    for (const r of old) {
+      if (excess <= 0) break;
+      if (live.has(r.metadata.labels?.[REVISION_HASH])) continue;
+      doomed.push(r);
+      excess--;
+    }
+    await deleteRevisions(ctx, doomed);
+  }
+
   private async updateStatus(
     ctx: Ctx,
     ds: KObject,
@@ -325,6 +356,7 @@ export class DaemonSetController extends SerialReconciler {
     fit: Map<string, { run: boolean; stay: boolean }>,
     byNode: Map<string, KObject[]>,
     hash: string,
+    collisionCount: number,
     now: Date,
   ) {
     let desired = 0;
@@ -358,6 +390,7 @@ export class DaemonSetController extends SerialReconciler {
       numberReady: ready,
       observedGeneration: ds.metadata.generation,
     };
+    if (collisionCount) status.collisionCount = collisionCount;
     // omitempty counters, as on the wire.
     const optional: [string, number][] = [
       ["updatedNumberScheduled", updated],
