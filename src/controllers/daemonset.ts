@@ -13,6 +13,7 @@ import {
 } from "../k8s/node-match.ts";
 import { TEMPLATE_GENERATION } from "../resources/daemonset.ts";
 import { type Ctx, create } from "../resources/rest.ts";
+import { intOrPercentValue } from "../resources/workload.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
 import { currentRevision, deleteRevisions, listRevisions, REVISION_HASH } from "./history.ts";
 import {
@@ -101,6 +102,55 @@ const oldestFirst = (a: KObject, b: KObject) => {
   );
 };
 
+/** findUpdatedPodsOnNode: the node's one new and one old pod; not ok when either is doubled. */
+function updatedOnNode(ds: KObject, hash: string, pods: KObject[] = []) {
+  let fresh: KObject | undefined;
+  let old: KObject | undefined;
+  for (const p of pods) {
+    if (p.metadata.deletionTimestamp) continue;
+    if (isUpdated(ds, hash, p)) {
+      if (fresh) return { ok: false };
+      fresh = p;
+    } else {
+      if (old) return { ok: false };
+      old = p;
+    }
+  }
+  return { fresh, old, ok: true };
+}
+
+/** util.AllowsSurge. */
+const allowsSurge = (ds: KObject) =>
+  ds.spec?.updateStrategy?.type === "RollingUpdate" &&
+  intOrPercentValue(ds.spec.updateStrategy.rollingUpdate?.maxSurge) > 0;
+
+/**
+ * podsShouldBeOnNode's pruning of a node's running pods: all but the oldest; with surge, the
+ * oldest new pod may run beside the oldest old one until it is available (or the old one fails).
+ */
+function excessPods(ds: KObject, hash: string, running: KObject[], now: Date): KObject[] {
+  const sorted = [...running].sort(oldestFirst);
+  if (!allowsSurge(ds)) return sorted.slice(1);
+  let oldestNew: KObject | undefined;
+  let oldestOld: KObject | undefined;
+  const out: KObject[] = [];
+  for (const p of sorted) {
+    if (p.metadata.labels?.[REVISION_HASH] === hash) {
+      if (!oldestNew) oldestNew = p;
+      else out.push(p);
+    } else if (!oldestOld) oldestOld = p;
+    else out.push(p);
+  }
+  if (
+    oldestNew &&
+    oldestOld &&
+    (!isPodReady(oldestOld) ||
+      isPodAvailable(oldestNew, ds.spec?.minReadySeconds ?? 0, now.getTime()))
+  )
+    out.push(oldestOld);
+  return out;
+}
+
 /** The node a daemon pod belongs to: its binding, else the node its affinity pins. */
 function nodeOf(pod: KObject): string | undefined {
   if (pod.spec?.nodeName) return pod.spec.nodeName;
@@ -188,7 +238,7 @@ export class DaemonSetController extends SerialReconciler {
           } else running.push(p);
         }
         if (run && running.length === 0) create.push(name);
-        if (running.length > 1) remove.push(...running.sort(oldestFirst).slice(1));
+        if (running.length > 1) remove.push(...excessPods(ds, hash, running, now));
       } else remove.push(...daemonPods.filter((p) => !p.metadata.deletionTimestamp));
     }
     // Pods of nodes that no longer exist: no kubelet will confirm them, so they go at once.
@@ -279,7 +329,11 @@ export class DaemonSetController extends SerialReconciler {
     };
   }
 
-  /** rollingUpdate (maxSurge 0): replace old pods while at most maxUnavailable nodes lack one. */
+  /**
+   * rollingUpdate. Without surge: replace old pods while at most maxUnavailable nodes lack an
+   * available one. With maxSurge: start the new pod beside the old one on up to maxSurge nodes
+   * at a time, and delete the old pod once the new one is available.
+   */
   private async rollingUpdate(
     ctx: Ctx,
     ds: KObject,
@@ -291,40 +345,62 @@ export class DaemonSetController extends SerialReconciler {
   ): Promise<boolean> {
     const desired = nodes.filter((n) => fit.get(n.metadata.name)?.run);
     const ru = ds.spec?.updateStrategy?.rollingUpdate ?? {};
-    let maxUnavailable = scaled(ru.maxUnavailable ?? 1, desired.length, true);
-    if (maxUnavailable === 0 && scaled(ru.maxSurge ?? 0, desired.length, true) === 0)
-      maxUnavailable = 1;
-    // maxSurge without maxUnavailable: replace one node at a time.
-    if (maxUnavailable === 0) maxUnavailable = 1;
-    const minReady = ds.spec?.minReadySeconds ?? 0;
+    const maxSurge = scaled(ru.maxSurge ?? 0, desired.length, true);
+    if (maxSurge > 0) return this.surge(ctx, ds, desired, byNode, hash, maxSurge, now);
+    // updatedDesiredNodeCounts: neither surge nor unavailability would never progress.
+    const maxUnavailable = scaled(ru.maxUnavailable ?? 1, desired.length, true) || 1;
+    const available = (p: KObject) =>
+      isPodAvailable(p, ds.spec?.minReadySeconds ?? 0, now.getTime());
     let unavailable = 0;
     const replace: KObject[] = [];
     const candidates: KObject[] = [];
     for (const node of desired) {
-      let fresh: KObject | undefined;
-      let old: KObject | undefined;
-      let ok = true;
-      for (const p of byNode.get(node.metadata.name) ?? []) {
-        if (p.metadata.deletionTimestamp) continue;
-        if (isUpdated(ds, hash, p)) {
-          if (fresh) ok = false;
-          fresh = p;
-        } else {
-          if (old) ok = false;
-          old = p;
-        }
-      }
+      const { fresh, old, ok } = updatedOnNode(ds, hash, byNode.get(node.metadata.name));
       if (!ok || (!fresh && !old) || (fresh && old)) unavailable++;
       else if (fresh) {
-        if (!isPodAvailable(fresh, minReady, now.getTime())) unavailable++;
+        if (!available(fresh)) unavailable++;
       } else if (old) {
-        if (!isPodAvailable(old, minReady, now.getTime())) replace.push(old);
+        if (!available(old)) replace.push(old);
         else if (unavailable < maxUnavailable) candidates.push(old);
       }
     }
     const room = Math.min(Math.max(0, maxUnavailable - unavailable), candidates.length);
     const doomed = [...replace, ...candidates.slice(0, room)];
     return this.syncNodes(ctx, ds, doomed, [], hash);
+  }
+
+  /** The surge half of rollingUpdate. */
+  private async surge(
+    ctx: Ctx,
+    ds: KObject,
+    desired: KObject[],
+    byNode: Map<string, KObject[]>,
+    hash: string,
+    maxSurge: number,
+    now: Date,
+  ): Promise<boolean> {
+    const available = (p: KObject) =>
+      isPodAvailable(p, ds.spec?.minReadySeconds ?? 0, now.getTime());
+    const doomed: KObject[] = [];
+    // Nodes whose old pod is unavailable anyway get their new pod regardless of the budget.
+    const allowed: string[] = [];
+    const candidates: string[] = [];
+    let surging = 0;
+    for (const node of desired) {
+      const name: string = node.metadata.name;
+      const { fresh, old, ok } = updatedOnNode(ds, hash, byNode.get(name));
+      if (!ok) {
+        // The manage loop sorts this node out; meanwhile it counts as surging.
+        surging++;
+        continue;
+      }
+      if (!old) continue;
+      if (!fresh) (available(old) ? candidates : allowed).push(name);
+      else if (!available(fresh)) surging++;
+      else doomed.push(old);
+    }
+    const room = Math.min(Math.max(0, maxSurge - surging), candidates.length);
+    return this.syncNodes(ctx, ds, doomed, [...allowed, ...candidates.slice(0, room)], hash);
   }
 
   /** cleanupHistory: beyond revisionHistoryLimit, the oldest revisions no pod runs go. */
