@@ -42,6 +42,8 @@ export interface Env {
   RESYNC_SECONDS?: string;
   NODE_MONITOR_GRACE_SECONDS?: string;
   DEFAULT_TOLERATION_SECONDS?: string;
+  /** The IP pods reach the control plane at: the `kubernetes` Service's endpoint (port 443). */
+  API_SERVER_ADDRESS?: string;
   /** A failed Job pod's back-off base (Kubernetes: 10 s), doubling per failure. */
   JOB_BACKOFF_BASE_SECONDS?: string;
   /** "1" drops every controller poke (a test switch): periodic alarms alone must converge. */

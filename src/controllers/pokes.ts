@@ -109,6 +109,10 @@ export function targetsFor(c: Committed): Target[] {
     case "nodes":
       out.push(SCHEDULER);
       break;
+    case "endpoints":
+      // Hand-written Endpoints are mirrored into slices; the controllers' own are not.
+      if (mirrored(c.object)) out.push(endpointsOf(c.key.namespace));
+      break;
     case "coordination.k8s.io/leases":
       if (c.key.namespace === "kube-node-lease") out.push(nodeLifecycleOf(c.key.name));
       break;
@@ -126,6 +130,11 @@ function nodePlacementChanged(c: Committed): boolean {
     JSON.stringify([n.metadata?.labels, n.spec?.taints, n.spec?.unschedulable]);
   return placement(c.object) !== placement(c.old);
 }
+
+/** Endpoints the mirroring controller may act on: not the endpoints controller's, not skipped. */
+const mirrored = (ep: KObject) =>
+  ep.metadata?.labels?.["endpoints.kubernetes.io/managed-by"] !== "endpoint-controller" &&
+  ep.metadata?.labels?.["endpointslice.kubernetes.io/skip-mirror"] !== "true";
 
 /** Whether a pod write can change a budget's numbers (not a mere status heartbeat). */
 function budgetInputsChanged(c: Committed): boolean {
