@@ -5,6 +5,7 @@
 // (pokes.ts). RollingUpdate replaces pods of an older template, at most maxUnavailable nodes
 // at a time; OnDelete waits for someone to delete them. Templates are kept as
 // ControllerRevisions (history.ts), whose hash labels the pods; revisionHistoryLimit prunes them.
+import { scaledValue } from "../k8s/intstr.ts";
 import {
   matchesNodeSelector,
   matchesRequiredNodeAffinity,
@@ -18,6 +19,7 @@ import { getObject, type Key, type KObject, listObjects, withRv } from "../store
 import { currentRevision, deleteRevisions, listRevisions, REVISION_HASH } from "./history.ts";
 import {
   controllerRefTo,
+  deleteOwnedPod,
   deletePod,
   event,
   isConflict,
@@ -164,15 +166,6 @@ function nodeOf(pod: KObject): string | undefined {
   return undefined;
 }
 
-/** IntOrPercent scaled against `total` (GetScaledValueFromIntOrPercent). */
-function scaled(v: unknown, total: number, roundUp: boolean): number {
-  if (typeof v === "number") return v;
-  const m = /^(\d+)%$/.exec(String(v ?? ""));
-  if (!m) return Number(v) || 0;
-  const exact = (Number(m[1]) * total) / 100;
-  return roundUp ? Math.ceil(exact) : Math.floor(exact);
-}
-
 export class DaemonSetController extends SerialReconciler {
   protected async sync(ctx: Ctx, key: Key, now: Date): Promise<Next> {
     const found = await getObject(ctx.db, key);
@@ -269,17 +262,7 @@ export class DaemonSetController extends SerialReconciler {
     createOn: string[],
     hash: string,
   ): Promise<boolean> {
-    for (const p of remove) {
-      await deletePod(ctx, p);
-      await event(
-        ctx,
-        ds,
-        "Normal",
-        "SuccessfulDelete",
-        `Deleted pod: ${p.metadata.name}`,
-        COMPONENT,
-      );
-    }
+    for (const p of remove) await deleteOwnedPod(ctx, ds, p, COMPONENT);
     const { made, error } = await slowStart(createOn.length, async (i) => {
       const { object } = await create(
         ctx,
@@ -345,10 +328,10 @@ export class DaemonSetController extends SerialReconciler {
   ): Promise<boolean> {
     const desired = nodes.filter((n) => fit.get(n.metadata.name)?.run);
     const ru = ds.spec?.updateStrategy?.rollingUpdate ?? {};
-    const maxSurge = scaled(ru.maxSurge ?? 0, desired.length, true);
+    const maxSurge = scaledValue(ru.maxSurge ?? 0, desired.length, true);
     if (maxSurge > 0) return this.surge(ctx, ds, desired, byNode, hash, maxSurge, now);
     // updatedDesiredNodeCounts: neither surge nor unavailability would never progress.
-    const maxUnavailable = scaled(ru.maxUnavailable ?? 1, desired.length, true) || 1;
+    const maxUnavailable = scaledValue(ru.maxUnavailable ?? 1, desired.length, true) || 1;
     const available = (p: KObject) =>
       isPodAvailable(p, ds.spec?.minReadySeconds ?? 0, now.getTime());
     let unavailable = 0;

@@ -7,7 +7,9 @@
 // availability drop under maxUnavailable), this counts the pods themselves too — an RS
 // occupies max(spec, live pods) and offers min(spec, available pods) — so the bounds hold at
 // every moment, not only once the ReplicaSets caught up.
+
 import { ApiError } from "../k8s/errors.ts";
+import { scaledValue } from "../k8s/intstr.ts";
 import { controllerRef, newControllerRef } from "../k8s/owner-refs.ts";
 import { strategyFor } from "../resources/registry.ts";
 import { type Ctx, create, get, remove, timestamp, update } from "../resources/rest.ts";
@@ -38,7 +40,6 @@ import {
   REVISION,
   replicas,
   replicasAnnotationsNeedUpdate,
-  scaledValue,
   setCondition,
   setDeploymentRevision,
   setNewReplicaSetAnnotations,

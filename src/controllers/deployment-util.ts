@@ -1,6 +1,7 @@
 // Pure Deployment arithmetic and bookkeeping, after Kubernetes'
 // pkg/controller/deployment/util/deployment_util.go: fenceposts (maxSurge/maxUnavailable),
 // the pod-template-hash, revision and replica annotations, conditions, proportional scaling.
+import { scaledValue } from "../k8s/intstr.ts";
 import { semanticEqual } from "../resources/workload.ts";
 import type { KObject } from "../store/objects.ts";
 
@@ -47,20 +48,6 @@ const statusCount = (o: KObject | undefined, f: string): number => o?.status?.[f
 
 // ---------------------------------------------------------------------------
 // Fenceposts
-
-/** intstr.GetScaledValueFromIntOrPercent: a percentage of `total`, rounded up or down. */
-export function scaledValue(v: unknown, total: number, roundUp: boolean): number {
-  if (typeof v === "number") return v;
-  if (typeof v === "string") {
-    const m = /^([0-9]+)%$/.exec(v);
-    if (m) {
-      const x = (Number(m[1]) * total) / 100;
-      return roundUp ? Math.ceil(x) : Math.floor(x);
-    }
-    if (/^[0-9]+$/.test(v)) return Number(v);
-  }
-  throw new Error(`invalid value for IntOrString: invalid value ${JSON.stringify(v)}`);
-}
 
 export const isRollingUpdate = (d: KObject) =>
   (d.spec?.strategy?.type ?? "RollingUpdate") === "RollingUpdate";

@@ -2,7 +2,9 @@
 // are healthy, how many must stay so, and how many may be disrupted now. The eviction subresource
 // computes it afresh before it decides, so a budget never depends on this controller having run;
 // the controller (one instance per namespace) keeps `kubectl get pdb` current.
+
 import { ApiError } from "../k8s/errors.ts";
+import { scaledValue } from "../k8s/intstr.ts";
 import { controllerRef } from "../k8s/owner-refs.ts";
 import { strategyFor } from "../resources/registry.ts";
 import { type Ctx, timestamp, update } from "../resources/rest.ts";
@@ -15,15 +17,6 @@ import { type Next, Reconciler } from "./reconciler.ts";
 
 /** How long an eviction's entry in status.disruptedPods holds (DeletionTimeout). */
 const DELETION_TIMEOUT_MS = 2 * 60 * 1000;
-
-/** intstr.GetScaledValueFromIntOrPercent. */
-function scaled(v: unknown, total: number, roundUp: boolean): number {
-  if (typeof v === "number") return v;
-  const m = /^([0-9]+)%$/.exec(String(v));
-  if (!m) return Number(v) || 0;
-  const x = (Number(m[1]) * total) / 100;
-  return roundUp ? Math.ceil(x) : Math.floor(x);
-}
 
 /** The pods a budget covers: same namespace, matched by a non-empty selector. */
 export function selects(pdb: KObject, pod: KObject): boolean {
@@ -89,13 +82,13 @@ export async function budgetStatus(ctx: Ctx, pdb: KObject): Promise<KObject> {
   let desired = 0;
   if (spec.maxUnavailable != null) {
     expected = await expectedScale(ctx, pods);
-    desired = Math.max(0, expected - scaled(spec.maxUnavailable, expected, true));
+    desired = Math.max(0, expected - scaledValue(spec.maxUnavailable, expected, true));
   } else if (typeof spec.minAvailable === "number") {
     expected = pods.length;
     desired = spec.minAvailable;
   } else if (spec.minAvailable != null) {
     expected = await expectedScale(ctx, pods);
-    desired = scaled(spec.minAvailable, expected, true);
+    desired = scaledValue(spec.minAvailable, expected, true);
   }
   // Evictions not yet seen through keep their pods out of the healthy count for a while.
   const disrupted: Record<string, string> = {};

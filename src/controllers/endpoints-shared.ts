@@ -65,3 +65,14 @@ export async function ignoreSettled(p: Promise<unknown>): Promise<void> {
     if (!settled(err)) throw err;
   }
 }
+
+/** The slices `manager` keeps, by the Service they are labelled for. */
+export function slicesByService(slices: KObject[], manager: string): Map<string, KObject[]> {
+  const out = new Map<string, KObject[]>();
+  for (const slice of slices) {
+    const labels = slice.metadata.labels ?? {};
+    if (labels[SLICE_MANAGED_BY] !== manager || !labels[SERVICE_NAME]) continue;
+    entry(out, labels[SERVICE_NAME] as string, () => [] as KObject[]).push(slice);
+  }
+  return out;
+}

@@ -22,6 +22,7 @@ import {
   SLICE_CONTROLLER,
   SLICE_MANAGED_BY,
   settled,
+  slicesByService,
   slicesStrategy,
   spend,
 } from "./endpoints-shared.ts";
@@ -484,19 +485,14 @@ export class EndpointsController extends Reconciler {
     const budget: Budget = { left: WRITE_BUDGET, more: false };
     let failed = false;
     const endpointsByName = new Map(endpoints.map((e) => [e.metadata.name as string, e]));
-    const slicesByService = new Map<string, KObject[]>();
-    for (const slice of slices) {
-      const labels = slice.metadata.labels ?? {};
-      if (labels[SLICE_MANAGED_BY] !== SLICE_CONTROLLER || !labels[SERVICE_NAME]) continue;
-      entry(slicesByService, labels[SERVICE_NAME] as string, () => [] as KObject[]).push(slice);
-    }
+    const ownSlices = slicesByService(slices, SLICE_CONTROLLER);
     for (const svc of services) {
       if (!selected(svc) || svc.metadata.deletionTimestamp) continue;
       try {
         const selector = selectorFromSet(svc.spec.selector);
         const mine = pods.filter((p) => selector.matches(p.metadata.labels));
         await syncEndpoints(ctx, svc, mine, endpointsByName.get(svc.metadata.name), budget);
-        await syncSlices(ctx, svc, mine, slicesByService.get(svc.metadata.name) ?? [], budget);
+        await syncSlices(ctx, svc, mine, ownSlices.get(svc.metadata.name) ?? [], budget);
       } catch (err) {
         if (settled(err)) continue;
         failed = true;

@@ -15,6 +15,7 @@ import {
   SERVICE_NAME,
   SKIP_MIRROR,
   SLICE_MANAGED_BY,
+  slicesByService,
   slicesStrategy,
   spend,
 } from "./endpoints-shared.ts";
@@ -113,12 +114,7 @@ export async function mirrorEndpoints(
   budget: Budget,
 ): Promise<void> {
   const serviceByName = new Map(services.map((s) => [s.metadata.name as string, s]));
-  const mirrored = new Map<string, KObject[]>();
-  for (const slice of slices) {
-    const labels = slice.metadata.labels ?? {};
-    if (labels[SLICE_MANAGED_BY] !== MIRROR_CONTROLLER || !labels[SERVICE_NAME]) continue;
-    entry(mirrored, labels[SERVICE_NAME] as string, () => [] as KObject[]).push(slice);
-  }
+  const mirrored = slicesByService(slices, MIRROR_CONTROLLER);
   for (const ep of endpoints) {
     const name: string = ep.metadata.name;
     const want = mirrorable(ep, serviceByName.get(name)) ? desiredSlices(ep) : [];

@@ -82,6 +82,19 @@ export function deletePod(ctx: Ctx, pod: KObject, gracePeriodSeconds?: number) {
   );
 }
 
+/** Delete an owner's pod and say so in a SuccessfulDelete Event, as the workload controllers do. */
+export async function deleteOwnedPod(ctx: Ctx, owner: KObject, pod: KObject, component: string) {
+  await deletePod(ctx, pod);
+  await event(
+    ctx,
+    owner,
+    "Normal",
+    "SuccessfulDelete",
+    `Deleted pod: ${pod.metadata.name}`,
+    component,
+  );
+}
+
 /** Write `status` through the status subresource, pinned to the revision `obj` was read at. */
 export async function writeStatus(
   ctx: Ctx,
@@ -750,16 +763,8 @@ export class JobController extends SerialReconciler {
   private async deletePods(ctx: Ctx, job: KObject, pods: KObject[]): Promise<number> {
     let n = 0;
     for (const p of pods) {
-      await deletePod(ctx, p);
+      await deleteOwnedPod(ctx, job, p, COMPONENT);
       n++;
-      await event(
-        ctx,
-        job,
-        "Normal",
-        "SuccessfulDelete",
-        `Deleted pod: ${p.metadata.name}`,
-        COMPONENT,
-      );
     }
     return n;
   }

@@ -48,6 +48,8 @@ describe("workloads with kubectl and hollow nodes", () => {
   let cluster: Cluster;
   let nodes: HollowNodes;
   const k = (args: string[], input?: string) => cluster.kubectl(["-n", NS, ...args], { input });
+  /** `kubectl get <what> -o jsonpath={<path>}`. */
+  const field = (what: string[], path: string) => k(["get", ...what, "-o", `jsonpath={${path}}`]);
 
   beforeAll(async () => {
     cluster = await startCluster();
@@ -165,23 +167,10 @@ describe("workloads with kubectl and hollow nodes", () => {
     const undone = await k(["rollout", "undo", "daemonset/agent"]);
     expect(undone).toContain("daemonset.apps/agent rolled back");
     await k(["rollout", "status", "daemonset/agent", "--timeout=90s"]);
-    const image = await k([
-      "get",
-      "daemonset",
-      "agent",
-      "-o",
-      "jsonpath={.spec.template.spec.containers[0].image}",
-    ]);
+    const image = await field(["daemonset", "agent"], ".spec.template.spec.containers[0].image");
     expect(image).toBe("registry.local/agent:1");
     await eventually(async () => {
-      const now = await k([
-        "get",
-        "pods",
-        "-l",
-        "app=agent",
-        "-o",
-        "jsonpath={.items[*].spec.containers[0].image}",
-      ]);
+      const now = await field(["pods", "-l", "app=agent"], ".items[*].spec.containers[0].image");
       return now.split(" ").every((i) => i === "registry.local/agent:1");
     }, 90_000);
     // Revision 1 came back as revision 3.
