@@ -44,6 +44,25 @@ spec:
         image: ${image}
 `;
 
+const statefulSet = (image: string) => `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: ${NS}
+spec:
+  replicas: 2
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: db
+        image: ${image}
+`;
+
 describe("workloads with kubectl and hollow nodes", () => {
   let cluster: Cluster;
   let nodes: HollowNodes;
@@ -181,5 +200,32 @@ describe("workloads with kubectl and hollow nodes", () => {
     const revisions = await k(["get", "controllerrevisions"]);
     expect(revisions).toMatch(/NAME\s+CONTROLLER\s+REVISION\s+AGE/);
     expect(revisions).toMatch(/agent-\w+\s+daemonset\.apps\/agent\s+3\s+/);
+  });
+
+  it("rollout history and undo a StatefulSet through its ControllerRevisions", async () => {
+    await k(["apply", "-f", "-"], statefulSet("registry.local/db:1"));
+    await k(["rollout", "status", "statefulset/db", "--timeout=90s"]);
+    await k(["set", "image", "statefulset/db", "db=registry.local/db:2"]);
+    await k(["rollout", "status", "statefulset/db", "--timeout=90s"]);
+    const history = await k(["rollout", "history", "statefulset/db"]);
+    expect(history).toMatch(/\n1\s+<none>/);
+    expect(history).toMatch(/\n2\s+<none>/);
+
+    expect(await k(["rollout", "undo", "statefulset/db"])).toContain(
+      "statefulset.apps/db rolled back",
+    );
+    await k(["rollout", "status", "statefulset/db", "--timeout=90s"]);
+    await eventually(async () => {
+      const images = await field(["pods", "-l", "app=db"], ".items[*].spec.containers[0].image");
+      return images.split(" ").length === 2 && !images.includes("registry.local/db:2");
+    }, 90_000);
+    const revisions = await field(
+      ["statefulset", "db"],
+      ".status.currentRevision}{' '}{.status.updateRevision",
+    );
+    const [current, update] = revisions.split(" ");
+    expect(current).toBe(update);
+    const numbered = await field(["controllerrevision", current], ".revision");
+    expect(numbered).toBe("3");
   });
 });
