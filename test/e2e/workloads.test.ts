@@ -219,12 +219,8 @@ describe("workloads with kubectl and hollow nodes", () => {
       const images = await field(["pods", "-l", "app=db"], ".items[*].spec.containers[0].image");
       return images.split(" ").length === 2 && !images.includes("registry.local/db:2");
     }, 90_000);
-    const revisions = await field(
-      ["statefulset", "db"],
-      ".status.currentRevision}{' '}{.status.updateRevision",
-    );
-    const [current, update] = revisions.split(" ");
-    expect(current).toBe(update);
+    const current = await field(["statefulset", "db"], ".status.currentRevision");
+    expect(await field(["statefulset", "db"], ".status.updateRevision")).toBe(current);
     const numbered = await field(["controllerrevision", current], ".revision");
     expect(numbered).toBe("3");
   });
