@@ -5,6 +5,9 @@
 // back the next pod by an exponential back-off; backoffLimit and activeDeadlineSeconds fail
 // the Job (FailureTarget, then Failed once no pod is terminating), enough successes complete it
 // (SuccessCriteriaMet, then Complete), ttlSecondsAfterFinished deletes it afterwards.
+// podFailurePolicy decides what a failed pod means (fail the Job or its index, ignore, count),
+// backoffLimitPerIndex fails single indexes, successPolicy completes an Indexed Job early
+// (job-policy.ts).
 //
 // The small pod helpers at the top are shared with the other workload controllers here.
 import { ApiError } from "../k8s/errors.ts";
