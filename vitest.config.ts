@@ -20,6 +20,7 @@ const workerProject = (name: string, include: string[], vars: Record<string, str
             NODE_MONITOR_GRACE_SECONDS: "3",
             DEFAULT_TOLERATION_SECONDS: "2",
             JOB_BACKOFF_BASE_SECONDS: "1",
+            API_SERVER_ADDRESS: "192.0.2.10",
             ...vars,
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           },

@@ -2,6 +2,7 @@ import type { WatchHub } from "./api/watch-hub.ts";
 import type { CronJobController } from "./controllers/cronjob.ts";
 import type { DaemonSetController } from "./controllers/daemonset.ts";
 import type { DeploymentController } from "./controllers/deployment.ts";
+import type { DisruptionController } from "./controllers/disruption.ts";
 import type { EndpointsController } from "./controllers/endpoints.ts";
 import type { GarbageCollector } from "./controllers/garbage-collector.ts";
 import type { JobController } from "./controllers/job.ts";
@@ -31,6 +32,7 @@ export interface Env {
   ENDPOINTS: DurableObjectNamespace<EndpointsController>;
   /** One per node: the agent's WebSocket (logs through the tunnel). */
   TUNNEL: DurableObjectNamespace<NodeTunnel>;
+  DISRUPTION: DurableObjectNamespace<DisruptionController>;
   /** The admin bearer token (a secret; `.dev.vars` locally). */
   ADMIN_TOKEN: string;
   /** Seals Secrets at rest: base64 of 32 random bytes (a secret; `.dev.vars` locally). */
@@ -45,6 +47,8 @@ export interface Env {
   RESYNC_SECONDS?: string;
   NODE_MONITOR_GRACE_SECONDS?: string;
   DEFAULT_TOLERATION_SECONDS?: string;
+  /** The IP pods reach the control plane at: the `kubernetes` Service's endpoint (port 443). */
+  API_SERVER_ADDRESS?: string;
   /** A failed Job pod's back-off base (Kubernetes: 10 s), doubling per failure. */
   JOB_BACKOFF_BASE_SECONDS?: string;
   /** "1" drops every controller poke (a test switch): periodic alarms alone must converge. */

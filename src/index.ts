@@ -4,6 +4,7 @@ export { WatchHub } from "./api/watch-hub.ts";
 export { CronJobController } from "./controllers/cronjob.ts";
 export { DaemonSetController } from "./controllers/daemonset.ts";
 export { DeploymentController } from "./controllers/deployment.ts";
+export { DisruptionController } from "./controllers/disruption.ts";
 export { EndpointsController } from "./controllers/endpoints.ts";
 export { GarbageCollector } from "./controllers/garbage-collector.ts";
 export { JobController } from "./controllers/job.ts";

@@ -5,6 +5,7 @@ import { nodeAdmission } from "../auth/node-admission.ts";
 import { writeCtx } from "../controllers/context.ts";
 import type { Env } from "../env.ts";
 import { badRequest } from "../k8s/errors.ts";
+import { chain } from "../resources/admission.ts";
 import type { Ctx } from "../resources/rest.ts";
 
 export type HonoEnv = { Bindings: Env; Variables: { user: UserInfo; warnings: string[] } };
@@ -14,7 +15,9 @@ export type C = Context<HonoEnv>;
 export function storeCtx(c: C): Ctx {
   const ctx = writeCtx(c.env, (p) => c.executionCtx.waitUntil(p));
   const node = c.get("user")?.node;
-  return node ? { ...ctx, admit: nodeAdmission(node) } : ctx;
+  if (!node) return ctx;
+  const admitNode = nodeAdmission(node);
+  return { ...ctx, admit: ctx.admit ? chain(ctx.admit, admitNode) : admitNode };
 }
 
 export const query = (c: C, name: string): string | undefined => c.req.query(name) ?? undefined;

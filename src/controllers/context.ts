@@ -1,5 +1,6 @@
 // The store context controllers write through: the same pipeline and pokes as API requests.
 import type { Env } from "../env.ts";
+import { admission, defaultTolerationSeconds } from "../resources/admission.ts";
 import { allocateFor } from "../resources/allocate.ts";
 import type { Committed, Ctx } from "../resources/rest.ts";
 import { openDb } from "../store/db.ts";
@@ -22,5 +23,6 @@ export function writeCtx(env: Env, waitUntil: (p: Promise<unknown>) => void): Ct
       for (const p of pokesFor(env, c)) waitUntil(p);
     },
     allocate: (s, o, old) => allocateFor(db, env, s, o, old),
+    admit: admission(defaultTolerationSeconds(env)),
   };
 }

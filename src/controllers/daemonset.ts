@@ -3,7 +3,9 @@
 // bound to its node: spec.nodeName set and a required node affinity on metadata.name, as the
 // controller has written it since 1.12. Nodes coming and going poke a sweep of every DaemonSet
 // (pokes.ts). RollingUpdate replaces pods of an older template, at most maxUnavailable nodes
-// at a time; OnDelete waits for someone to delete them.
+// at a time; OnDelete waits for someone to delete them. Templates are kept as
+// ControllerRevisions (history.ts), whose hash labels the pods; revisionHistoryLimit prunes them.
+import { scaledValue } from "../k8s/intstr.ts";
 import {
   matchesNodeSelector,
   matchesRequiredNodeAffinity,
@@ -12,25 +14,24 @@ import {
 } from "../k8s/node-match.ts";
 import { TEMPLATE_GENERATION } from "../resources/daemonset.ts";
 import { type Ctx, create } from "../resources/rest.ts";
+import { intOrPercentValue } from "../resources/workload.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
+import { currentRevision, deleteRevisions, listRevisions, REVISION_HASH } from "./history.ts";
 import {
   controllerRefTo,
+  deleteOwnedPod,
   deletePod,
   event,
   isConflict,
-  isPodAvailable,
-  isPodReady,
   ownedBy,
   SerialReconciler,
   slowStart,
   strategy,
-  templateHash,
   writeStatus,
 } from "./job.ts";
+import { isPodAvailable, isPodReady } from "./pod-state.ts";
 import { type Next, soon } from "./reconciler.ts";
 
-/** Label naming the template revision a pod was made from (apps.DefaultDaemonSetUniqueLabelKey). */
-export const REVISION_HASH = "controller-revision-hash";
 /** The older label with the template generation (extensions.DaemonSetTemplateGenerationKey). */
 const TEMPLATE_GENERATION_LABEL = "pod-template-generation";
 const COMPONENT = "daemonset-controller";
@@ -103,6 +104,55 @@ const oldestFirst = (a: KObject, b: KObject) => {
   );
 };
 
+/** findUpdatedPodsOnNode: the node's one new and one old pod; not ok when either is doubled. */
+function updatedOnNode(ds: KObject, hash: string, pods: KObject[] = []) {
+  let fresh: KObject | undefined;
+  let old: KObject | undefined;
+  for (const p of pods) {
+    if (p.metadata.deletionTimestamp) continue;
+    if (isUpdated(ds, hash, p)) {
+      if (fresh) return { ok: false };
+      fresh = p;
+    } else {
+      if (old) return { ok: false };
+      old = p;
+    }
+  }
+  return { fresh, old, ok: true };
+}
+
+/** util.AllowsSurge. */
+const allowsSurge = (ds: KObject) =>
+  ds.spec?.updateStrategy?.type === "RollingUpdate" &&
+  intOrPercentValue(ds.spec.updateStrategy.rollingUpdate?.maxSurge) > 0;
+
+/**
+ * podsShouldBeOnNode's pruning of a node's running pods: all but the oldest; with surge, the
+ * oldest new pod may run beside the oldest old one until it is available (or the old one fails).
+ */
+function excessPods(ds: KObject, hash: string, running: KObject[], now: Date): KObject[] {
+  const sorted = [...running].sort(oldestFirst);
+  if (!allowsSurge(ds)) return sorted.slice(1);
+  let oldestNew: KObject | undefined;
+  let oldestOld: KObject | undefined;
+  const out: KObject[] = [];
+  for (const p of sorted) {
+    if (p.metadata.labels?.[REVISION_HASH] === hash) {
+      if (!oldestNew) oldestNew = p;
+      else out.push(p);
+    } else if (!oldestOld) oldestOld = p;
+    else out.push(p);
+  }
+  if (
+    oldestNew &&
+    oldestOld &&
+    (!isPodReady(oldestOld) ||
+      isPodAvailable(oldestNew, ds.spec?.minReadySeconds ?? 0, now.getTime()))
+  )
+    out.push(oldestOld);
+  return out;
+}
+
 /** The node a daemon pod belongs to: its binding, else the node its affinity pins. */
 function nodeOf(pod: KObject): string | undefined {
   if (pod.spec?.nodeName) return pod.spec.nodeName;
@@ -114,15 +164,6 @@ function nodeOf(pod: KObject): string | undefined {
       if (f.key === "metadata.name" && f.operator === "In" && f.values?.length === 1)
         return f.values[0];
   return undefined;
-}
-
-/** IntOrPercent scaled against `total` (GetScaledValueFromIntOrPercent). */
-function scaled(v: unknown, total: number, roundUp: boolean): number {
-  if (typeof v === "number") return v;
-  const m = /^(\d+)%$/.exec(String(v ?? ""));
-  if (!m) return Number(v) || 0;
-  const exact = (Number(m[1]) * total) / 100;
-  return roundUp ? Math.ceil(exact) : Math.floor(exact);
 }
 
 export class DaemonSetController extends SerialReconciler {
@@ -144,7 +185,16 @@ export class DaemonSetController extends SerialReconciler {
     const { rows } = await listObjects(ctx.db, { resource: "nodes" });
     const nodes = rows.map((r) => withRv(r.body, r.rv));
     const pods = await ownedBy(ctx, "pods", ds.metadata.namespace, ds.metadata.uid);
-    const hash = templateHash(ds.spec?.template ?? {});
+    // constructHistory: the revision of the current template, numbered newest.
+    const history = await listRevisions(ctx, ds);
+    const { revision, collisionCount } = await currentRevision(
+      ctx,
+      ds,
+      history,
+      ds.spec?.template ?? {},
+      ds.status?.collisionCount,
+    );
+    const hash: string = revision.metadata.labels?.[REVISION_HASH];
     const byNode = new Map<string, KObject[]>();
     for (const p of pods) {
       // Finished pods already deleted are only waiting to disappear.
@@ -181,7 +231,7 @@ export class DaemonSetController extends SerialReconciler {
           } else running.push(p);
         }
         if (run && running.length === 0) create.push(name);
-        if (running.length > 1) remove.push(...running.sort(oldestFirst).slice(1));
+        if (running.length > 1) remove.push(...excessPods(ds, hash, running, now));
       } else remove.push(...daemonPods.filter((p) => !p.metadata.deletionTimestamp));
     }
     // Pods of nodes that no longer exist: no kubelet will confirm them, so they go at once.
@@ -195,7 +245,8 @@ export class DaemonSetController extends SerialReconciler {
     changed = (await this.syncNodes(ctx, ds, remove, create.slice(0, BURST), hash)) || changed;
     if (!changed && ds.spec?.updateStrategy?.type === "RollingUpdate")
       changed = await this.rollingUpdate(ctx, ds, nodes, fit, byNode, hash, now);
-    await this.updateStatus(ctx, ds, nodes, fit, byNode, hash, now);
+    await this.cleanupHistory(ctx, ds, history, revision, pods);
+    await this.updateStatus(ctx, ds, nodes, fit, byNode, hash, collisionCount, now);
     if (changed) return soon(500);
     // Pods becoming available after minReadySeconds need a look then.
     return ds.spec?.minReadySeconds
@@ -211,17 +262,7 @@ export class DaemonSetController extends SerialReconciler {
     createOn: string[],
     hash: string,
   ): Promise<boolean> {
-    for (const p of remove) {
-      await deletePod(ctx, p);
-      await event(
-        ctx,
-        ds,
-        "Normal",
-        "SuccessfulDelete",
-        `Deleted pod: ${p.metadata.name}`,
-        COMPONENT,
-      );
-    }
+    for (const p of remove) await deleteOwnedPod(ctx, ds, p, COMPONENT);
     const { made, error } = await slowStart(createOn.length, async (i) => {
       const { object } = await create(
         ctx,
@@ -271,7 +312,11 @@ export class DaemonSetController extends SerialReconciler {
     };
   }
 
-  /** rollingUpdate (maxSurge 0): replace old pods while at most maxUnavailable nodes lack one. */
+  /**
+   * rollingUpdate. Without surge: replace old pods while at most maxUnavailable nodes lack an
+   * available one. With maxSurge: start the new pod beside the old one on up to maxSurge nodes
+   * at a time, and delete the old pod once the new one is available.
+   */
   private async rollingUpdate(
     ctx: Ctx,
     ds: KObject,
@@ -283,40 +328,84 @@ export class DaemonSetController extends SerialReconciler {
   ): Promise<boolean> {
     const desired = nodes.filter((n) => fit.get(n.metadata.name)?.run);
     const ru = ds.spec?.updateStrategy?.rollingUpdate ?? {};
-    let maxUnavailable = scaled(ru.maxUnavailable ?? 1, desired.length, true);
-    if (maxUnavailable === 0 && scaled(ru.maxSurge ?? 0, desired.length, true) === 0)
-      maxUnavailable = 1;
-    // maxSurge without maxUnavailable: replace one node at a time.
-    if (maxUnavailable === 0) maxUnavailable = 1;
-    const minReady = ds.spec?.minReadySeconds ?? 0;
+    const maxSurge = scaledValue(ru.maxSurge ?? 0, desired.length, true);
+    if (maxSurge > 0) return this.surge(ctx, ds, desired, byNode, hash, maxSurge, now);
+    // updatedDesiredNodeCounts: neither surge nor unavailability would never progress.
+    const maxUnavailable = scaledValue(ru.maxUnavailable ?? 1, desired.length, true) || 1;
+    const available = (p: KObject) =>
+      isPodAvailable(p, ds.spec?.minReadySeconds ?? 0, now.getTime());
     let unavailable = 0;
     const replace: KObject[] = [];
     const candidates: KObject[] = [];
     for (const node of desired) {
-      let fresh: KObject | undefined;
-      let old: KObject | undefined;
-      let ok = true;
-      for (const p of byNode.get(node.metadata.name) ?? []) {
-        if (p.metadata.deletionTimestamp) continue;
-        if (isUpdated(ds, hash, p)) {
-          if (fresh) ok = false;
-          fresh = p;
-        } else {
-          if (old) ok = false;
-          old = p;
-        }
-      }
+      const { fresh, old, ok } = updatedOnNode(ds, hash, byNode.get(node.metadata.name));
       if (!ok || (!fresh && !old) || (fresh && old)) unavailable++;
       else if (fresh) {
-        if (!isPodAvailable(fresh, minReady, now)) unavailable++;
+        if (!available(fresh)) unavailable++;
       } else if (old) {
-        if (!isPodAvailable(old, minReady, now)) replace.push(old);
+        if (!available(old)) replace.push(old);
         else if (unavailable < maxUnavailable) candidates.push(old);
       }
     }
     const room = Math.min(Math.max(0, maxUnavailable - unavailable), candidates.length);
     const doomed = [...replace, ...candidates.slice(0, room)];
     return this.syncNodes(ctx, ds, doomed, [], hash);
+  }
+
+  /** The surge half of rollingUpdate. */
+  private async surge(
+    ctx: Ctx,
+    ds: KObject,
+    desired: KObject[],
+    byNode: Map<string, KObject[]>,
+    hash: string,
+    maxSurge: number,
+    now: Date,
+  ): Promise<boolean> {
+    const available = (p: KObject) =>
+      isPodAvailable(p, ds.spec?.minReadySeconds ?? 0, now.getTime());
+    const doomed: KObject[] = [];
+    // Nodes whose old pod is unavailable anyway get their new pod regardless of the budget.
+    const allowed: string[] = [];
+    const candidates: string[] = [];
+    let surging = 0;
+    for (const node of desired) {
+      const name: string = node.metadata.name;
+      const { fresh, old, ok } = updatedOnNode(ds, hash, byNode.get(name));
+      if (!ok) {
+        // The manage loop sorts this node out; meanwhile it counts as surging.
+        surging++;
+        continue;
+      }
+      if (!old) continue;
+      if (!fresh) (available(old) ? candidates : allowed).push(name);
+      else if (!available(fresh)) surging++;
+      else doomed.push(old);
+    }
+    const room = Math.min(Math.max(0, maxSurge - surging), candidates.length);
+    return this.syncNodes(ctx, ds, doomed, [...allowed, ...candidates.slice(0, room)], hash);
+  }
+
+  /** cleanupHistory: beyond revisionHistoryLimit, the oldest revisions no pod runs go. */
+  private async cleanupHistory(
+    ctx: Ctx,
+    ds: KObject,
+    history: KObject[],
+    current: KObject,
+    pods: KObject[],
+  ) {
+    const old = history.filter((r) => r.metadata.uid !== current.metadata.uid);
+    let excess = old.length - (ds.spec?.revisionHistoryLimit ?? 10);
+    if (excess <= 0) return;
+    const live = new Set(pods.map((p) => p.metadata.labels?.[REVISION_HASH]));
+    const doomed: KObject[] = [];
+    for (const r of old) {
+      if (excess <= 0) break;
+      if (live.has(r.metadata.labels?.[REVISION_HASH])) continue;
+      doomed.push(r);
+      excess--;
+    }
+    await deleteRevisions(ctx, doomed);
   }
 
   private async updateStatus(
@@ -326,6 +415,7 @@ export class DaemonSetController extends SerialReconciler {
     fit: Map<string, { run: boolean; stay: boolean }>,
     byNode: Map<string, KObject[]>,
     hash: string,
+    collisionCount: number,
     now: Date,
   ) {
     let desired = 0;
@@ -347,7 +437,7 @@ export class DaemonSetController extends SerialReconciler {
       const pod = daemonPods[0];
       if (isPodReady(pod)) {
         ready++;
-        if (isPodAvailable(pod, ds.spec?.minReadySeconds ?? 0, now)) available++;
+        if (isPodAvailable(pod, ds.spec?.minReadySeconds ?? 0, now.getTime())) available++;
       }
       if (isUpdated(ds, hash, pod)) updated++;
     }
@@ -359,6 +449,7 @@ export class DaemonSetController extends SerialReconciler {
       numberReady: ready,
       observedGeneration: ds.metadata.generation,
     };
+    if (collisionCount) status.collisionCount = collisionCount;
     // omitempty counters, as on the wire.
     const optional: [string, number][] = [
       ["updatedNumberScheduled", updated],

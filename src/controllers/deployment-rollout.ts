@@ -7,7 +7,9 @@
 // availability drop under maxUnavailable), this counts the pods themselves too — an RS
 // occupies max(spec, live pods) and offers min(spec, available pods) — so the bounds hold at
 // every moment, not only once the ReplicaSets caught up.
+
 import { ApiError } from "../k8s/errors.ts";
+import { scaledValue } from "../k8s/intstr.ts";
 import { controllerRef, newControllerRef } from "../k8s/owner-refs.ts";
 import { strategyFor } from "../resources/registry.ts";
 import { type Ctx, create, get, remove, timestamp, update } from "../resources/rest.ts";
@@ -17,7 +19,6 @@ import {
   active,
   byCreation,
   byRevision,
-  computeHash,
   desiredAnnotation,
   equalIgnoreHash,
   FAILED_RS_CREATE,
@@ -39,14 +40,15 @@ import {
   REVISION,
   replicas,
   replicasAnnotationsNeedUpdate,
-  scaledValue,
   setCondition,
   setDeploymentRevision,
   setNewReplicaSetAnnotations,
   setReplicasAnnotations,
 } from "./deployment-util.ts";
 import { recordEvent } from "./events.ts";
-import { involved, isActive, isAvailable } from "./replicaset-pods.ts";
+import { isActive, isPodAvailable } from "./pod-state.ts";
+import { involved } from "./replicaset-pods.ts";
+import { computeHash } from "./template-hash.ts";
 
 export const COMPONENT = "deployment-controller";
 
@@ -90,7 +92,7 @@ export const availableOf = (p: Pass, rs: KObject) =>
   Math.min(
     replicas(rs),
     podsOf(p, rs).filter(
-      (pod) => isActive(pod) && isAvailable(pod, rs.spec?.minReadySeconds ?? 0, p.now),
+      (pod) => isActive(pod) && isPodAvailable(pod, rs.spec?.minReadySeconds ?? 0, p.now),
     ).length,
   );
 

@@ -2,32 +2,21 @@
 // are healthy, how many must stay so, and how many may be disrupted now. The eviction subresource
 // computes it afresh before it decides, so a budget never depends on this controller having run;
 // the controller (one instance per namespace) keeps `kubectl get pdb` current.
+
 import { ApiError } from "../k8s/errors.ts";
+import { scaledValue } from "../k8s/intstr.ts";
 import { controllerRef } from "../k8s/owner-refs.ts";
 import { strategyFor } from "../resources/registry.ts";
 import { type Ctx, timestamp, update } from "../resources/rest.ts";
 import type { Strategy } from "../resources/types.ts";
 import { asSelector } from "../resources/workload.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
+import { isPodReady } from "./pod-state.ts";
+import { PDB_RESOURCE } from "./pokes.ts";
 import { type Next, Reconciler } from "./reconciler.ts";
 
 /** How long an eviction's entry in status.disruptedPods holds (DeletionTimeout). */
 const DELETION_TIMEOUT_MS = 2 * 60 * 1000;
-export const PDB_RESOURCE = "policy/poddisruptionbudgets";
-
-const isReady = (pod: KObject) =>
-  (pod.status?.conditions ?? []).some((c: KObject) => c.type === "Ready" && c.status === "True");
-
-export const podIsReady = isReady;
-
-/** intstr.GetScaledValueFromIntOrPercent. */
-function scaled(v: unknown, total: number, roundUp: boolean): number {
-  if (typeof v === "number") return v;
-  const m = /^([0-9]+)%$/.exec(String(v));
-  if (!m) return Number(v) || 0;
-  const x = (Number(m[1]) * total) / 100;
-  return roundUp ? Math.ceil(x) : Math.floor(x);
-}
 
 /** The pods a budget covers: same namespace, matched by a non-empty selector. */
 export function selects(pdb: KObject, pod: KObject): boolean {
@@ -93,13 +82,13 @@ export async function budgetStatus(ctx: Ctx, pdb: KObject): Promise<KObject> {
   let desired = 0;
   if (spec.maxUnavailable != null) {
     expected = await expectedScale(ctx, pods);
-    desired = Math.max(0, expected - scaled(spec.maxUnavailable, expected, true));
+    desired = Math.max(0, expected - scaledValue(spec.maxUnavailable, expected, true));
   } else if (typeof spec.minAvailable === "number") {
     expected = pods.length;
     desired = spec.minAvailable;
   } else if (spec.minAvailable != null) {
     expected = await expectedScale(ctx, pods);
-    desired = scaled(spec.minAvailable, expected, true);
+    desired = scaledValue(spec.minAvailable, expected, true);
   }
   // Evictions not yet seen through keep their pods out of the healthy count for a while.
   const disrupted: Record<string, string> = {};
@@ -110,7 +99,7 @@ export async function budgetStatus(ctx: Ctx, pdb: KObject): Promise<KObject> {
       disrupted[pod.metadata.name] = at;
   }
   const healthy = pods.filter(
-    (p) => !p.metadata.deletionTimestamp && !disrupted[p.metadata.name] && isReady(p),
+    (p) => !p.metadata.deletionTimestamp && !disrupted[p.metadata.name] && isPodReady(p),
   ).length;
   const allowed = expected > 0 ? Math.max(0, healthy - desired) : 0;
   const status: KObject = {

@@ -1,24 +1,36 @@
 // The endpoints and EndpointSlice controllers (Kubernetes' pkg/controller/endpoint and
 // pkg/controller/endpointslice) in one Durable Object per namespace: for every Service with a
 // selector, an Endpoints object of the same name and EndpointSlices listing the pods it selects,
-// each written only when it differs from what is stored.
-import { ApiError } from "../k8s/errors.ts";
+// each written only when it differs from what is stored. The same pass mirrors hand-written
+// Endpoints into slices (endpointslice-mirroring.ts) and, in default, keeps the `kubernetes`
+// Service's own endpoints (apiserver-endpoints.ts).
 import { selectorFromSet } from "../k8s/labels.ts";
 import { isControlledBy, newControllerRef } from "../k8s/owner-refs.ts";
 import { jsonEqual } from "../resources/diff.ts";
-import { strategyFor } from "../resources/registry.ts";
 import { type Ctx, create, remove, update } from "../resources/rest.ts";
-import type { Strategy } from "../resources/types.ts";
-import { type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
+import type { Key, KObject } from "../store/objects.ts";
+import { API_SERVICE, apiServerAddress, syncApiServerEndpoints } from "./apiserver-endpoints.ts";
+import {
+  type Budget,
+  ENDPOINTS_CONTROLLER,
+  ENDPOINTS_MANAGED_BY,
+  endpointsStrategy,
+  entry,
+  ignoreSettled,
+  listIn,
+  SERVICE_NAME,
+  SLICE_CONTROLLER,
+  SLICE_MANAGED_BY,
+  settled,
+  slicesByService,
+  slicesStrategy,
+  spend,
+} from "./endpoints-shared.ts";
+import { mirrorEndpoints } from "./endpointslice-mirroring.ts";
 import { type Involved, recordEvent } from "./events.ts";
+import { isPodReady, isTerminal } from "./pod-state.ts";
 import { type Next, Reconciler, soon } from "./reconciler.ts";
 
-/** discovery.LabelServiceName, discovery.LabelManagedBy and the controllers' names. */
-const SERVICE_NAME = "kubernetes.io/service-name";
-const SLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
-const SLICE_CONTROLLER = "endpointslice-controller.k8s.io";
-const ENDPOINTS_MANAGED_BY = "endpoints.kubernetes.io/managed-by";
-const ENDPOINTS_CONTROLLER = "endpoint-controller";
 /** v1.IsHeadlessService, on the Endpoints and slices of a Service without a cluster IP. */
 const HEADLESS = "service.kubernetes.io/headless";
 /** v1.EndpointsOverCapacity: set when an Endpoints object had to be cut to MAX_ADDRESSES. */
@@ -32,57 +44,8 @@ const WRITE_BUDGET = 50;
 const MORE_MS = 50;
 const RETRY_MS = 1000;
 
-const endpointsStrategy = () => must(strategyFor("", "endpoints"));
-const slicesStrategy = () => must(strategyFor("discovery.k8s.io", "endpointslices"));
-
-function must(s: Strategy | undefined): Strategy {
-  if (!s) throw new Error("endpoints controller: strategy missing");
-  return s;
-}
-
-/** The map's entry for `key`, made first when missing. */
-function entry<K, V>(m: Map<K, V>, key: K, make: () => V): V {
-  let v = m.get(key);
-  if (v === undefined) {
-    v = make();
-    m.set(key, v);
-  }
-  return v;
-}
-
-async function listIn(ctx: Ctx, resource: string, namespace: string): Promise<KObject[]> {
-  const { rows } = await listObjects(ctx.db, { resource, namespace });
-  return rows.map((r) => withRv(r.body, r.rv));
-}
-
-/** What one pass may still write. */
-interface Budget {
-  left: number;
-  /** Writes were skipped for want of budget: come back soon. */
-  more: boolean;
-}
-
-function spend(b: Budget): boolean {
-  if (b.left <= 0) {
-    b.more = true;
-    return false;
-  }
-  b.left--;
-  return true;
-}
-
-/** Someone else got there first (or the namespace is going): nothing left for us to do. */
-const settled = (err: unknown) =>
-  err instanceof ApiError && (err.code === 404 || err.code === 403 || err.code === 409);
-
 // ---------------------------------------------------------------------------
 // Pods as endpoints (pkg/api/v1/pod, endpointslice/util)
-
-const isTerminal = (pod: KObject) =>
-  pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
-
-const isReady = (pod: KObject) =>
-  (pod.status?.conditions ?? []).some((c: KObject) => c.type === "Ready" && c.status === "True");
 
 const isIPv4 = (ip: unknown): ip is string =>
   typeof ip === "string" && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
@@ -159,7 +122,7 @@ function endpointEntries(svc: KObject, pods: KObject[]): Entry[] {
     if (hostname) address.hostname = hostname;
     if (pod.spec?.nodeName) address.nodeName = pod.spec.nodeName;
     address.targetRef = targetRef(pod);
-    const ready = publish || isReady(pod);
+    const ready = publish || isPodReady(pod);
     // A headless Service may have no ports: its pods are listed all the same.
     if (ports.length === 0) {
       if (isHeadless(svc)) out.push({ address, ready });
@@ -329,7 +292,7 @@ const portsKey = (ports: KObject[] | undefined) =>
 
 /** podToEndpoint. */
 function podEndpoint(svc: KObject, pod: KObject): KObject {
-  const serving = isReady(pod);
+  const serving = isPodReady(pod);
   const terminating = !!pod.metadata.deletionTimestamp;
   // A terminating pod is never ready, unless the Service publishes not-ready addresses.
   const ready = !!svc.spec.publishNotReadyAddresses || (serving && !terminating);
@@ -504,14 +467,6 @@ async function syncSlices(
   }
 }
 
-async function ignoreSettled(p: Promise<unknown>): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    if (!settled(err)) throw err;
-  }
-}
-
 // ---------------------------------------------------------------------------
 // The controller
 
@@ -530,19 +485,14 @@ export class EndpointsController extends Reconciler {
     const budget: Budget = { left: WRITE_BUDGET, more: false };
     let failed = false;
     const endpointsByName = new Map(endpoints.map((e) => [e.metadata.name as string, e]));
-    const slicesByService = new Map<string, KObject[]>();
-    for (const slice of slices) {
-      const labels = slice.metadata.labels ?? {};
-      if (labels[SLICE_MANAGED_BY] !== SLICE_CONTROLLER || !labels[SERVICE_NAME]) continue;
-      entry(slicesByService, labels[SERVICE_NAME] as string, () => [] as KObject[]).push(slice);
-    }
+    const ownSlices = slicesByService(slices, SLICE_CONTROLLER);
     for (const svc of services) {
       if (!selected(svc) || svc.metadata.deletionTimestamp) continue;
       try {
         const selector = selectorFromSet(svc.spec.selector);
         const mine = pods.filter((p) => selector.matches(p.metadata.labels));
         await syncEndpoints(ctx, svc, mine, endpointsByName.get(svc.metadata.name), budget);
-        await syncSlices(ctx, svc, mine, slicesByService.get(svc.metadata.name) ?? [], budget);
+        await syncSlices(ctx, svc, mine, ownSlices.get(svc.metadata.name) ?? [], budget);
       } catch (err) {
         if (settled(err)) continue;
         failed = true;
@@ -560,6 +510,24 @@ export class EndpointsController extends Reconciler {
       } catch (err) {
         failed = true;
         console.error(`endpoints ${namespace}/${ep.metadata.name}:`, err);
+      }
+    }
+    try {
+      await mirrorEndpoints(ctx, namespace, services, endpoints, slices, budget);
+      if (namespace === "default" && services.some((s) => s.metadata.name === API_SERVICE))
+        await syncApiServerEndpoints(
+          ctx,
+          apiServerAddress(this.env.API_SERVER_ADDRESS),
+          {
+            endpoints: endpointsByName.get(API_SERVICE),
+            slice: slices.find((s) => s.metadata.name === API_SERVICE),
+          },
+          budget,
+        );
+    } catch (err) {
+      if (!settled(err)) {
+        failed = true;
+        console.error(`endpoints ${namespace}:`, err);
       }
     }
     if (failed) return soon(RETRY_MS);

@@ -5,6 +5,9 @@
 // back the next pod by an exponential back-off; backoffLimit and activeDeadlineSeconds fail
 // the Job (FailureTarget, then Failed once no pod is terminating), enough successes complete it
 // (SuccessCriteriaMet, then Complete), ttlSecondsAfterFinished deletes it afterwards.
+// podFailurePolicy decides what a failed pod means (fail the Job or its index, ignore, count),
+// backoffLimitPerIndex fails single indexes, successPolicy completes an Indexed Job early
+// (job-policy.ts).
 //
 // The small pod helpers at the top are shared with the other workload controllers here.
 import { ApiError } from "../k8s/errors.ts";
@@ -16,6 +19,13 @@ import type { Strategy } from "../resources/types.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
 import { uidExists } from "../store/ownership.ts";
 import { type Involved, recordEvent } from "./events.ts";
+import {
+  formatIndexes,
+  matchPodFailurePolicy,
+  matchSuccessPolicy,
+  parseIndexes,
+} from "./job-policy.ts";
+import { isActive, isPodReady, isTerminal } from "./pod-state.ts";
 import { type Next, Reconciler, soon } from "./reconciler.ts";
 
 // ---------------------------------------------------------------------------
@@ -52,26 +62,6 @@ export async function ignoreGone<T>(p: Promise<T>): Promise<T | undefined> {
 /** A conflict on a pinned write: someone changed the object since this reconcile read it. */
 export const isConflict = (err: unknown) => err instanceof ApiError && err.code === 409;
 
-export const isTerminal = (p: KObject) =>
-  p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
-
-/** controller.FilterActivePods: not finished and not being deleted. */
-export const isActive = (p: KObject) => !isTerminal(p) && !p.metadata.deletionTimestamp;
-
-const readyCondition = (p: KObject) =>
-  (p.status?.conditions ?? []).find((c: KObject) => c.type === "Ready");
-
-export const isPodReady = (p: KObject) => readyCondition(p)?.status === "True";
-
-/** podutil.IsPodAvailable: Ready for at least minReadySeconds. */
-export function isPodAvailable(p: KObject, minReadySeconds: number, now: Date): boolean {
-  const c = readyCondition(p);
-  if (c?.status !== "True") return false;
-  if (!minReadySeconds) return true;
-  const since = Date.parse(c.lastTransitionTime ?? "");
-  return Number.isFinite(since) && since + minReadySeconds * 1000 <= now.getTime();
-}
-
 /** Record an Event about a stored object. */
 export const event = (
   ctx: Ctx,
@@ -92,6 +82,19 @@ export function deletePod(ctx: Ctx, pod: KObject, gracePeriodSeconds?: number) {
       preconditions: { uid: pod.metadata.uid },
       gracePeriodSeconds,
     }),
+  );
+}
+
+/** Delete an owner's pod and say so in a SuccessfulDelete Event, as the workload controllers do. */
+export async function deleteOwnedPod(ctx: Ctx, owner: KObject, pod: KObject, component: string) {
+  await deletePod(ctx, pod);
+  await event(
+    ctx,
+    owner,
+    "Normal",
+    "SuccessfulDelete",
+    `Deleted pod: ${pod.metadata.name}`,
+    component,
   );
 }
 
@@ -145,33 +148,14 @@ export abstract class SerialReconciler extends Reconciler {
   }
 }
 
-/** FNV-1a (32-bit) of a canonical JSON rendering, spelled as rand.SafeEncodeString does. */
-export function templateHash(value: unknown): string {
-  const canonical = (v: unknown): string => {
-    if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-    if (v && typeof v === "object")
-      return `{${Object.keys(v)
-        .sort()
-        .filter((k) => (v as KObject)[k] !== undefined)
-        .map((k) => `${JSON.stringify(k)}:${canonical((v as KObject)[k])}`)
-        .join(",")}}`;
-    return JSON.stringify(v) ?? "null";
-  };
-  let h = 0x811c9dc5;
-  for (const b of new TextEncoder().encode(canonical(value))) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  const alphabet = "bcdfghjklmnpqrstvwxz2456789";
-  return [...String(h)].map((c) => alphabet[c.charCodeAt(0) % alphabet.length]).join("");
-}
-
 // ---------------------------------------------------------------------------
 // Job
 
 export const JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking";
 /** Annotation and label of an Indexed Job's pods. */
 export const COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index";
+/** How often a pod's index failed before it (backoffLimitPerIndex). */
+const INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count";
 const COMPONENT = "job-controller";
 const MAX_PODS_PER_PASS = 500;
 /** Names generated from a prefix get 5 random characters; a name is at most 63. */
@@ -196,30 +180,6 @@ const indexOf = (p: KObject): number | undefined => {
   const raw = p.metadata.annotations?.[COMPLETION_INDEX];
   return /^\d+$/.test(raw ?? "") ? Number(raw) : undefined;
 };
-
-/** "1,3-5" ⇄ a set of indexes. */
-function parseIndexes(s: string | undefined, limit: number): Set<number> {
-  const out = new Set<number>();
-  for (const part of (s ?? "").split(",")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) continue;
-    const last = Math.min(Number(m[2] ?? m[1]), limit - 1);
-    for (let i = Number(m[1]); i <= last; i++) out.add(i);
-  }
-  return out;
-}
-
-function formatIndexes(set: Set<number>): string {
-  const sorted = [...set].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(j === i ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
-    i = j + 1;
-  }
-  return parts.join(",");
-}
 
 /** When a pod finished: its containers' last finishedAt, else when it went away or was made. */
 function finishTime(p: KObject): number {
@@ -363,10 +323,15 @@ export class JobController extends SerialReconciler {
       const i = indexOf(p);
       return i !== undefined && i < (completions ?? 0);
     };
-    // A pod going away unfinished counts as failed, unless suspension is what removed it.
+    const policy: KObject | undefined = spec.podFailurePolicy ?? undefined;
+    // isPodFailed: a pod going away unfinished counts as failed, unless suspension is what
+    // removed it; with a podFailurePolicy only the Failed phase does (its rules need the reason).
     const isFailed = (p: KObject) =>
       p.status?.phase === "Failed" ||
-      (!!p.metadata.deletionTimestamp && p.status?.phase !== "Succeeded" && !suspended);
+      (!policy && !!p.metadata.deletionTimestamp && p.status?.phase !== "Succeeded" && !suspended);
+    const match = (p: KObject) => matchPodFailurePolicy(policy, p);
+    /** A failure the policy does not Ignore. */
+    const countedFailure = (p: KObject) => isFailed(p) && match(p).counts;
     const uncounted = {
       succeeded: new Set<string>(status.uncountedTerminatedPods?.succeeded ?? []),
       failed: new Set<string>(status.uncountedTerminatedPods?.failed ?? []),
@@ -382,7 +347,7 @@ export class JobController extends SerialReconciler {
         if (indexed) {
           if (validIndex(p)) succeededIndexes.add(indexOf(p) as number);
         } else if (!uncounted.succeeded.has(uid)) newSucceeded++;
-      } else if (isFailed(p) && !uncounted.failed.has(uid) && (!indexed || validIndex(p)))
+      } else if (countedFailure(p) && !uncounted.failed.has(uid) && (!indexed || validIndex(p)))
         newFailed++;
     }
     const succeeded = indexed
@@ -391,6 +356,9 @@ export class JobController extends SerialReconciler {
     const failed = (status.failed ?? 0) + newFailed + uncounted.failed.size;
     let active = pods.filter(isActive);
     let terminating = pods.filter((p) => p.metadata.deletionTimestamp && !isTerminal(p)).length;
+    const perIndex = indexed
+      ? this.indexFailures(job, pods, validIndex, match, succeededIndexes)
+      : undefined;
 
     if (!status.startTime && !suspended) status.startTime = timestamp(now);
     let recheck: number | undefined;
@@ -399,7 +367,24 @@ export class JobController extends SerialReconciler {
       const backoffLimit: number = spec.backoffLimit ?? 6;
       const ads = spec.activeDeadlineSeconds;
       const started = Date.parse(status.startTime ?? "");
-      if (failed > backoffLimit || this.pastBackoffLimitOnFailure(job, active))
+      const failJob =
+        policy &&
+        pods
+          .filter(isFailed)
+          .map(match)
+          .find((m) => m.message);
+      const maxFailedIndexes = spec.maxFailedIndexes;
+      if (failJob?.message) finishing = failure("PodFailurePolicy", failJob.message);
+      else if (
+        perIndex &&
+        typeof maxFailedIndexes === "number" &&
+        perIndex.failed.size > maxFailedIndexes
+      )
+        finishing = failure(
+          "MaxFailedIndexesExceeded",
+          "Job has exceeded the specified maximal number of failed indexes",
+        );
+      else if (failed > backoffLimit || this.pastBackoffLimitOnFailure(job, active))
         finishing = failure("BackoffLimitExceeded", "Job has reached the specified backoff limit");
       else if (typeof ads === "number" && !suspended && Number.isFinite(started)) {
         const left = started + ads * 1000 - now.getTime();
@@ -408,6 +393,17 @@ export class JobController extends SerialReconciler {
         else recheck = left;
       }
     }
+    const successPolicy =
+      !finishing && indexed
+        ? matchSuccessPolicy(spec.successPolicy, completions ?? 0, succeededIndexes)
+        : undefined;
+    if (successPolicy)
+      finishing = {
+        type: "Complete",
+        interim: "SuccessCriteriaMet",
+        reason: "SuccessPolicy",
+        message: successPolicy,
+      };
 
     let changedPods = false;
     if (finishing) {
@@ -418,11 +414,14 @@ export class JobController extends SerialReconciler {
       active = active.slice(deleted);
     } else {
       if (!deleting) {
+        // Failed indexes are as finished as succeeded ones: nothing more runs for them.
+        const doneIndexes = new Set([...succeededIndexes, ...(perIndex?.failed ?? [])]);
         const r = await this.manage(ctx, job, {
           active,
           terminating,
-          succeeded,
-          succeededIndexes,
+          succeeded: indexed ? doneIndexes.size : succeeded,
+          succeededIndexes: doneIndexes,
+          failureCounts: perIndex?.counts,
           pods,
           now,
           parallelism,
@@ -438,7 +437,12 @@ export class JobController extends SerialReconciler {
       const complete =
         active.length === 0 &&
         (completions === undefined ? succeeded > 0 : succeeded >= completions);
-      if (complete)
+      const indexesFailed =
+        !!perIndex?.failed.size &&
+        active.length === 0 &&
+        succeeded + perIndex.failed.size >= (completions ?? 0);
+      if (indexesFailed) finishing = failure("FailedIndexes", "Job has failed indexes");
+      else if (complete)
         finishing = {
           type: "Complete",
           interim: "SuccessCriteriaMet",
@@ -472,13 +476,16 @@ export class JobController extends SerialReconciler {
           if (validIndex(p) && i !== undefined && !prevIndexes.has(i)) newIndexes.push(i);
         } else uncounted.succeeded.add(uid);
       } else if (isFailed(p) || (finishing && finishing.type === "Failed" && !isTerminal(p))) {
-        if (!indexed || validIndex(p)) uncounted.failed.add(uid);
+        // An Ignored failure releases the pod without counting it.
+        if ((!indexed || validIndex(p)) && (!isFailed(p) || match(p).counts))
+          uncounted.failed.add(uid);
       }
     }
     if (indexed) {
       status.completedIndexes = formatIndexes(succeededIndexes);
       status.succeeded = succeededIndexes.size;
     }
+    if (perIndex) status.failedIndexes = formatIndexes(perIndex.failed);
     if (finishing && !jobCondition({ status }, finishing.interim))
       ensureCondition(status, finishing.interim, "True", finishing.reason, finishing.message, now);
     status.uncountedTerminatedPods = uncountedOf(uncounted);
@@ -517,6 +524,35 @@ export class JobController extends SerialReconciler {
     }
     if (finishing || changedPods) return soon(Math.min(recheck ?? 500, 500));
     return recheck !== undefined ? soon(recheck) : "resync";
+  }
+
+  /**
+   * backoffLimitPerIndex: each index's failures (carried from pod to pod in an annotation) and
+   * the indexes that failed for good — past the limit, or by a FailIndex rule.
+   */
+  private indexFailures(
+    job: KObject,
+    pods: KObject[],
+    validIndex: (p: KObject) => boolean,
+    match: (p: KObject) => { counts: boolean; action?: string },
+    succeeded: Set<number>,
+  ) {
+    const limit = job.spec?.backoffLimitPerIndex;
+    if (typeof limit !== "number") return undefined;
+    const completions: number = job.spec?.completions ?? 0;
+    const failed = parseIndexes(job.status?.failedIndexes, completions);
+    const counts = new Map<number, number>();
+    for (const p of pods) {
+      const i = indexOf(p);
+      if (i === undefined || !validIndex(p)) continue;
+      const carried = Number(p.metadata.annotations?.[INDEX_FAILURE_COUNT]) || 0;
+      const m = p.status?.phase === "Failed" ? match(p) : undefined;
+      if (m?.action === "FailIndex") failed.add(i);
+      const n = carried + (m?.counts ? 1 : 0);
+      counts.set(i, Math.max(counts.get(i) ?? 0, n));
+    }
+    for (const [i, n] of counts) if (n > limit && !succeeded.has(i)) failed.add(i);
+    return { failed, counts };
   }
 
   /** A Job that already recorded SuccessCriteriaMet or FailureTarget only waits to finish. */
@@ -569,6 +605,8 @@ export class JobController extends SerialReconciler {
       terminating: number;
       succeeded: number;
       succeededIndexes: Set<number>;
+      /** backoffLimitPerIndex: failures so far per index, for the replacement pods. */
+      failureCounts?: Map<number, number>;
       pods: KObject[];
       now: Date;
       parallelism: number;
@@ -636,7 +674,7 @@ export class JobController extends SerialReconciler {
         ctx,
         strategy("", "pods"),
         job.metadata.namespace,
-        this.podFor(job, o.indexed ? indexes[n] : undefined),
+        this.podFor(job, o.indexed ? indexes[n] : undefined, o.failureCounts),
       );
       made.push(pod.object);
       await event(
@@ -679,7 +717,11 @@ export class JobController extends SerialReconciler {
     return Math.max(0, lastFailure + delay - now.getTime());
   }
 
-  private podFor(job: KObject, index: number | undefined): KObject {
+  private podFor(
+    job: KObject,
+    index: number | undefined,
+    failureCounts?: Map<number, number>,
+  ): KObject {
     const t = structuredClone(job.spec?.template ?? {});
     const meta = t.metadata ?? {};
     const name = job.metadata.name;
@@ -695,6 +737,8 @@ export class JobController extends SerialReconciler {
     };
     if (index !== undefined) {
       pod.metadata.annotations[COMPLETION_INDEX] = String(index);
+      if (failureCounts)
+        pod.metadata.annotations[INDEX_FAILURE_COUNT] = String(failureCounts.get(index) ?? 0);
       pod.metadata.labels[COMPLETION_INDEX] = String(index);
       pod.spec.hostname = `${name}-${index}`;
       // addCompletionIndexEnvVariables: JOB_COMPLETION_INDEX through the downward API.
@@ -722,16 +766,8 @@ export class JobController extends SerialReconciler {
   private async deletePods(ctx: Ctx, job: KObject, pods: KObject[]): Promise<number> {
     let n = 0;
     for (const p of pods) {
-      await deletePod(ctx, p);
+      await deleteOwnedPod(ctx, job, p, COMPONENT);
       n++;
-      await event(
-        ctx,
-        job,
-        "Normal",
-        "SuccessfulDelete",
-        `Deleted pod: ${p.metadata.name}`,
-        COMPONENT,
-      );
     }
     return n;
   }

@@ -30,8 +30,6 @@ const KUBELET_CONDITIONS: Record<string, { reason: string; message: string }> = 
 };
 const SILENT = "Kubelet stopped posting node status.";
 const OURS = new Set(["NodeStatusUnknown", "NodeStatusNeverUpdated"]);
-/** The tolerationSeconds the DefaultTolerationSeconds admission plugin writes. */
-const ADMISSION_DEFAULT_SECONDS = 300;
 
 const list = (v: unknown): KObject[] =>
   Array.isArray(v) ? v.filter((x) => x && typeof x === "object") : [];
@@ -65,16 +63,19 @@ function conditionTaints(node: KObject, stamp: string): Taint[] {
   ];
 }
 
+/**
+ * How long a toleration lets a pod stay; undefined is forever. The DefaultTolerationSeconds
+ * admission gave every pod its not-ready/unreachable seconds, so the pod says it all.
+ */
+const toleranceMs = (t: Toleration): number | undefined =>
+  typeof t.tolerationSeconds === "number" ? Math.max(0, t.tolerationSeconds) * 1000 : undefined;
+
 export class NodeLifecycle extends Reconciler {
   /** When this instance first saw a NoExecute taint that carries no timeAdded. */
   private seen = new Map<string, number>();
 
   private get graceMs() {
     return Number(this.env.NODE_MONITOR_GRACE_SECONDS ?? 40) * 1000;
-  }
-
-  private get defaultTolerationMs() {
-    return Number(this.env.DEFAULT_TOLERATION_SECONDS ?? ADMISSION_DEFAULT_SECONDS) * 1000;
   }
 
   protected async reconcile(ctx: Ctx, key: Key): Promise<Next> {
@@ -241,17 +242,6 @@ export class NodeLifecycle extends Reconciler {
     return rows.map((r) => withRv(r.body, r.rv));
   }
 
-  /** A toleration's seconds; the admission default stands for DEFAULT_TOLERATION_SECONDS. */
-  private toleranceMs(t: Toleration): number | undefined {
-    if (typeof t.tolerationSeconds !== "number") return undefined;
-    const admissionDefault =
-      t.tolerationSeconds === ADMISSION_DEFAULT_SECONDS &&
-      t.operator === "Exists" &&
-      t.effect === "NoExecute" &&
-      (t.key === NOT_READY || t.key === UNREACHABLE);
-    return admissionDefault ? this.defaultTolerationMs : Math.max(0, t.tolerationSeconds) * 1000;
-  }
-
   /**
    * Taint-based eviction: pods that do not tolerate every NoExecute taint go now, the others
    * when their shortest tolerationSeconds has run since the taint came. Returns the ms until the
@@ -284,7 +274,7 @@ export class NodeLifecycle extends Reconciler {
           break;
         }
         for (const t of matching) {
-          const m = this.toleranceMs(t);
+          const m = toleranceMs(t);
           if (m !== undefined) tolerance = Math.min(tolerance ?? m, m);
         }
       }

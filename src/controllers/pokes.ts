@@ -6,6 +6,7 @@ import type { Env } from "../env.ts";
 import { controllerRef } from "../k8s/owner-refs.ts";
 import type { Committed } from "../resources/rest.ts";
 import type { Key, KObject } from "../store/objects.ts";
+import { isPodReady } from "./pod-state.ts";
 
 /** Controller bindings that take `poke(key)`. */
 export type ControllerBinding =
@@ -17,7 +18,8 @@ export type ControllerBinding =
   | "CRONJOB"
   | "SCHEDULER"
   | "NODE_LIFECYCLE"
-  | "ENDPOINTS";
+  | "ENDPOINTS"
+  | "DISRUPTION";
 
 export interface Target {
   binding: ControllerBinding;
@@ -45,12 +47,21 @@ const KIND_RESOURCE: Record<string, string> = {
   "batch/CronJob": "batch/cronjobs",
 };
 
+export const PDB_RESOURCE = "policy/poddisruptionbudgets";
+
 export const objectName = (k: Key) => `${k.resource}/${k.namespace}/${k.name}`;
 
 const endpointsOf = (namespace: string): Target => ({
   binding: "ENDPOINTS",
   name: `endpoints/${namespace}`,
   key: { resource: "endpoints", namespace, name: namespace },
+});
+
+/** One disruption controller per namespace keeps every budget there current. */
+const disruptionOf = (namespace: string): Target => ({
+  binding: "DISRUPTION",
+  name: `poddisruptionbudgets/${namespace}`,
+  key: { resource: PDB_RESOURCE, namespace, name: namespace },
 });
 
 const nodeLifecycleOf = (node: string): Target => ({
@@ -63,12 +74,13 @@ const nodeLifecycleOf = (node: string): Target => ({
 export const targetOf = (key: Key): Target | undefined => {
   if (key.resource === "nodes") return nodeLifecycleOf(key.name);
   if (key.resource === "services") return endpointsOf(key.namespace);
+  if (key.resource === PDB_RESOURCE) return disruptionOf(key.namespace);
   const binding = OWNER_BINDING[key.resource];
   return binding ? { binding, name: objectName(key), key } : undefined;
 };
 
 /** Resources the resync sweep walks: everything targetOf maps. */
-export const SWEPT = [...Object.keys(OWNER_BINDING), "nodes", "services"];
+export const SWEPT = [...Object.keys(OWNER_BINDING), "nodes", "services", PDB_RESOURCE];
 
 export const SCHEDULER: Target = {
   binding: "SCHEDULER",
@@ -92,9 +104,14 @@ export function targetsFor(c: Committed): Target[] {
     case "pods":
       if (!c.object.spec?.nodeName || c.type === "DELETED") out.push(SCHEDULER);
       out.push(endpointsOf(c.key.namespace));
+      if (budgetInputsChanged(c)) out.push(disruptionOf(c.key.namespace));
       break;
     case "nodes":
       out.push(SCHEDULER);
+      break;
+    case "endpoints":
+      // Hand-written Endpoints are mirrored into slices; the controllers' own are not.
+      if (mirrored(c.object)) out.push(endpointsOf(c.key.namespace));
       break;
     case "coordination.k8s.io/leases":
       if (c.key.namespace === "kube-node-lease") out.push(nodeLifecycleOf(c.key.name));
@@ -112,6 +129,24 @@ function nodePlacementChanged(c: Committed): boolean {
   const placement = (n: KObject) =>
     JSON.stringify([n.metadata?.labels, n.spec?.taints, n.spec?.unschedulable]);
   return placement(c.object) !== placement(c.old);
+}
+
+/** Endpoints the mirroring controller may act on: not the endpoints controller's, not skipped. */
+const mirrored = (ep: KObject) =>
+  ep.metadata?.labels?.["endpoints.kubernetes.io/managed-by"] !== "endpoint-controller" &&
+  ep.metadata?.labels?.["endpointslice.kubernetes.io/skip-mirror"] !== "true";
+
+/** Whether a pod write can change a budget's numbers (not a mere status heartbeat). */
+function budgetInputsChanged(c: Committed): boolean {
+  if (c.type !== "MODIFIED" || !c.old) return true;
+  const inputs = (p: KObject) =>
+    JSON.stringify([
+      p.metadata?.labels,
+      p.metadata?.deletionTimestamp,
+      p.metadata?.ownerReferences,
+      isPodReady(p),
+    ]);
+  return inputs(c.object) !== inputs(c.old);
 }
 
 const hasFinalizer = (c: Committed, f: string) => (c.object.metadata?.finalizers ?? []).includes(f);

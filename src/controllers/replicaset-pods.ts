@@ -4,6 +4,7 @@
 import { newControllerRef } from "../k8s/owner-refs.ts";
 import type { KObject } from "../store/objects.ts";
 import type { Involved } from "./events.ts";
+import { isPodReady, readyCondition } from "./pod-state.ts";
 
 /** The object an Event is about. */
 export const involved = (o: KObject): Involved => ({
@@ -19,37 +20,6 @@ export const involved = (o: KObject): Involved => ({
 
 /** The first batch of a slow start (controller.SlowStartInitialBatchSize). */
 export const SLOW_START_INITIAL_BATCH = 1;
-
-/** FilterActivePods: not finished, not being deleted. Only these count as replicas. */
-export const isActive = (p: KObject): boolean =>
-  p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed" && !p.metadata?.deletionTimestamp;
-
-const readyCondition = (p: KObject) =>
-  (p.status?.conditions ?? []).find((c: KObject) => c.type === "Ready");
-
-/** IsPodReady. */
-export const isReady = (p: KObject): boolean => readyCondition(p)?.status === "True";
-
-/**
- * When a ready pod becomes available: Ready for more than minReadySeconds. Undefined when it
- * is not ready.
- */
-export function availableAt(p: KObject, minReadySeconds: number): number | undefined {
-  const c = readyCondition(p);
-  if (c?.status !== "True") return undefined;
-  if (!minReadySeconds) return 0;
-  const since = Date.parse(c.lastTransitionTime ?? "");
-  // A Ready condition without a time has been ready for as long as anyone knows.
-  if (Number.isNaN(since)) return 0;
-  return since + minReadySeconds * 1000;
-}
-
-/** IsPodAvailable: Ready for more than minReadySeconds at `now`. */
-export function isAvailable(p: KObject, minReadySeconds: number, now: number): boolean {
-  const at = availableAt(p, minReadySeconds);
-  if (at === undefined) return false;
-  return minReadySeconds ? at < now : true;
-}
 
 const PHASE_RANK: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
 const phaseRank = (p: KObject) => PHASE_RANK[p.status?.phase ?? "Pending"] ?? 0;
@@ -77,10 +47,10 @@ export function deletionOrder(ranks: Map<string, number> = new Map()) {
     const nb = !!b.spec?.nodeName;
     if (na !== nb) return na ? 1 : -1;
     if (phaseRank(a) !== phaseRank(b)) return phaseRank(a) - phaseRank(b);
-    if (isReady(a) !== isReady(b)) return isReady(a) ? 1 : -1;
+    if (isPodReady(a) !== isPodReady(b)) return isPodReady(a) ? 1 : -1;
     if (deletionCost(a) !== deletionCost(b)) return deletionCost(a) - deletionCost(b);
     if (rank(a) !== rank(b)) return rank(b) - rank(a);
-    if (isReady(a) && isReady(b)) {
+    if (isPodReady(a) && isPodReady(b)) {
       const ra = time(readyCondition(a)?.lastTransitionTime);
       const rb = time(readyCondition(b)?.lastTransitionTime);
       if (ra !== rb) return rb - ra;

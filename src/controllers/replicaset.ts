@@ -8,15 +8,12 @@ import { type Ctx, create, remove, update } from "../resources/rest.ts";
 import type { Strategy } from "../resources/types.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
 import { recordEvent } from "./events.ts";
+import { availableAt, isActive, isPodAvailable, isPodReady } from "./pod-state.ts";
 import { type Next, Reconciler, soon } from "./reconciler.ts";
 import { claim } from "./replicaset-claim.ts";
 import {
-  availableAt,
   Expectations,
   involved,
-  isActive,
-  isAvailable,
-  isReady,
   podFromTemplate,
   podsToDelete,
   SLOW_START_INITIAL_BATCH,
@@ -55,9 +52,9 @@ export function replicaSetStatus(
   let available = 0;
   for (const p of pods) {
     if (template.matches(p.metadata?.labels ?? {})) labeled++;
-    if (isReady(p)) {
+    if (isPodReady(p)) {
       ready++;
-      if (isAvailable(p, minReady, now.getTime())) available++;
+      if (isPodAvailable(p, minReady, now.getTime())) available++;
     }
   }
   const s: KObject = { replicas: pods.length };

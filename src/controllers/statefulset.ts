@@ -3,33 +3,37 @@
 // <claim>-<name>-<ordinal>, which outlive the pods. OrderedReady creates in ordinal order, each
 // pod waiting for the one before to be Running and Ready, and removes from the highest;
 // Parallel does it all at once. RollingUpdate replaces pods from the highest ordinal down to
-// the partition, one at a time. A revision is "<name>-<hash of the template>"; the templates of
-// the current and update revisions are kept in this object's storage (bookkeeping: without it
-// a pod below the partition is recreated from the update revision).
+// the partition, one at a time. Templates are kept as ControllerRevisions "<name>-<hash>"
+// (history.ts): status.currentRevision and updateRevision name them, a pod's
+// controller-revision-hash label says which it was made from, and a pod below the partition is
+// recreated from the current revision's template.
 import { ApiError } from "../k8s/errors.ts";
 import { type Ctx, create, get, remove } from "../resources/rest.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
+import {
+  currentRevision,
+  deleteRevisions,
+  listRevisions,
+  REVISION_HASH,
+  templateOf,
+} from "./history.ts";
 import {
   controllerRefTo,
   deletePod,
   event,
   ignoreGone,
   isConflict,
-  isPodAvailable,
-  isPodReady,
   ownedBy,
   SerialReconciler,
   strategy,
-  templateHash,
   writeStatus,
 } from "./job.ts";
+import { isPodAvailable, isPodReady } from "./pod-state.ts";
 import { type Next, soon } from "./reconciler.ts";
 
-export const REVISION_HASH = "controller-revision-hash";
 export const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
 export const POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
 const COMPONENT = "statefulset-controller";
-const TEMPLATE_KEY = "template:";
 
 const ordinalOf = (set: KObject, pod: KObject): number | undefined => {
   const m = /^(.*)-(\d+)$/.exec(pod.metadata.name);
@@ -65,24 +69,36 @@ export class StatefulSetController extends SerialReconciler {
     }
   }
 
-  /** The template of a revision: the live spec for the update revision, else storage. */
-  private async revisions(set: KObject) {
+  /** getStatefulSetRevisions: the update revision (the spec's template) and the current one. */
+  private async revisions(ctx: Ctx, set: KObject) {
     const template = set.spec?.template ?? {};
-    const update = `${set.metadata.name}-${templateHash(template)}`;
-    const current: string = set.status?.currentRevision ?? update;
-    const stored = await this.ctx.storage.list<KObject>({ prefix: TEMPLATE_KEY });
-    if (!stored.has(TEMPLATE_KEY + update))
-      await this.ctx.storage.put(TEMPLATE_KEY + update, template);
-    const keep = new Set([TEMPLATE_KEY + update, TEMPLATE_KEY + current]);
-    const stale = [...stored.keys()].filter((k) => !keep.has(k));
-    if (stale.length) await this.ctx.storage.delete(stale);
-    const currentTemplate = stored.get(TEMPLATE_KEY + current);
+    const history = await listRevisions(ctx, set);
+    const made = await currentRevision(ctx, set, history, template, set.status?.collisionCount);
+    const update: string = made.revision.metadata.name;
+    const currentName: string = set.status?.currentRevision ?? update;
+    const current = history.find((r) => r.metadata.name === currentName);
+    // A current revision that is gone (or never was) is the update revision.
+    const currentTemplate = current ? templateOf(current) : template;
     return {
       update,
-      current,
-      templateOf: (rev: string) =>
-        rev === current && currentTemplate ? currentTemplate : template,
+      current: current ? currentName : update,
+      collisionCount: made.collisionCount,
+      history,
+      templateOf: (rev: string) => (rev === update ? template : currentTemplate),
     };
+  }
+
+  /** truncateHistory: beyond revisionHistoryLimit, the oldest revisions nothing uses go. */
+  private async truncateHistory(
+    ctx: Ctx,
+    set: KObject,
+    pods: KObject[],
+    rev: { update: string; current: string; history: KObject[] },
+  ) {
+    const live = new Set([rev.update, rev.current, ...pods.map(revisionOf)]);
+    const old = rev.history.filter((r) => !live.has(r.metadata.name));
+    const excess = old.length - (set.spec?.revisionHistoryLimit ?? 10);
+    if (excess > 0) await deleteRevisions(ctx, old.slice(0, excess));
   }
 
   private async syncSet(ctx: Ctx, set: KObject, now: Date): Promise<Next> {
@@ -92,7 +108,7 @@ export class StatefulSetController extends SerialReconciler {
     const end = start + replicas;
     const monotonic = spec.podManagementPolicy !== "Parallel";
     const minReady: number = spec.minReadySeconds ?? 0;
-    const rev = await this.revisions(set);
+    const rev = await this.revisions(ctx, set);
     const pods = await ownedBy(ctx, "pods", set.metadata.namespace, set.metadata.uid);
     const slots = new Map<number, KObject>();
     const condemned: KObject[] = [];
@@ -103,7 +119,7 @@ export class StatefulSetController extends SerialReconciler {
     }
     condemned.sort((a, b) => (ordinalOf(set, b) ?? -1) - (ordinalOf(set, a) ?? -1));
     const healthy = (p: KObject) =>
-      runningAndReady(p) && !terminating(p) && isPodAvailable(p, minReady, now);
+      runningAndReady(p) && !terminating(p) && isPodAvailable(p, minReady, now.getTime());
     const ordered = [
       ...[...slots.keys()].sort((a, b) => a - b).map((o) => slots.get(o) as KObject),
     ];
@@ -122,6 +138,7 @@ export class StatefulSetController extends SerialReconciler {
     if (step === "idle" && spec.updateStrategy?.type !== "OnDelete")
       step = await this.rollingUpdate(ctx, set, { slots, start, end, rev, healthy });
     if (step === "idle") await this.dropScaledClaims(ctx, set, end);
+    await this.truncateHistory(ctx, set, pods, rev);
     await this.updateStatus(ctx, set, pods, rev, now);
     if (step === "acted") return soon(200);
     // Waiting on a pod: its changes poke this object; availability after minReadySeconds does not.
@@ -372,7 +389,7 @@ export class StatefulSetController extends SerialReconciler {
     ctx: Ctx,
     set: KObject,
     pods: KObject[],
-    rev: { update: string; current: string },
+    rev: { update: string; current: string; collisionCount: number },
     now: Date,
   ) {
     const minReady: number = set.spec?.minReadySeconds ?? 0;
@@ -385,7 +402,7 @@ export class StatefulSetController extends SerialReconciler {
       if (p.status?.phase) replicas++;
       if (runningAndReady(p)) {
         ready++;
-        if (isPodAvailable(p, minReady, now)) available++;
+        if (isPodAvailable(p, minReady, now.getTime())) available++;
       }
       if (p.status?.phase && !terminating(p)) {
         if (revisionOf(p) === rev.current) current++;
@@ -393,11 +410,13 @@ export class StatefulSetController extends SerialReconciler {
       }
     }
     let currentRevision = rev.current;
-    // completeRollingUpdate: every pod runs the update revision and is ready.
+    // completeRollingUpdate: every desired pod exists, runs the update revision and is ready.
+    const desired = set.spec?.replicas ?? 1;
     if (
       set.spec?.updateStrategy?.type === "RollingUpdate" &&
-      updated === replicas &&
-      ready === replicas
+      updated === desired &&
+      ready === desired &&
+      replicas === desired
     ) {
       currentRevision = rev.update;
       current = updated;
@@ -409,7 +428,7 @@ export class StatefulSetController extends SerialReconciler {
       availableReplicas: available,
       currentRevision,
       updateRevision: rev.update,
-      collisionCount: set.status?.collisionCount ?? 0,
+      collisionCount: rev.collisionCount,
     };
     const optional: [string, number][] = [
       ["readyReplicas", ready],

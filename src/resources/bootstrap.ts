@@ -37,7 +37,8 @@ export async function bootstrap(
     spec: {
       type: "ClusterIP",
       clusterIP: kubernetesServiceIp(env),
-      ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 6443 }],
+      // The control plane serves HTTPS on 443: the endpoint (API_SERVER_ADDRESS) listens there.
+      ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: 443 }],
       sessionAffinity: "None",
     },
   });

@@ -99,6 +99,7 @@ export const catalog: ResourceInfo[] = [
     categories: ["all"],
     subresources: ["status"],
   }),
+  grouped("apps", "v1", "apps", "ControllerRevision", "controllerrevisions", true),
   grouped("batch", "v1", "batch", "Job", "jobs", true, {
     categories: ["all"],
     subresources: ["status"],

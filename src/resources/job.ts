@@ -12,6 +12,7 @@ import {
 } from "../k8s/validation.ts";
 import { defineStrategy } from "./define.ts";
 import { findInfo } from "./find.ts";
+import { validatePodFailurePolicy, validateSuccessPolicy } from "./job-policies.ts";
 import { age, ageColumn, humanDuration, nameColumn, wide } from "./table.ts";
 import type { KObject } from "./types.ts";
 import {
@@ -195,6 +196,10 @@ export function validateJobSpec(spec: KObject, path: string): FieldError[] {
     errs.push(
       invalid(`${path}.successPolicy`, spec.successPolicy, "requires indexed completion mode"),
     );
+  else if (spec.successPolicy != null)
+    errs.push(...validateSuccessPolicy(spec, `${path}.successPolicy`));
+  if (spec.podFailurePolicy != null)
+    errs.push(...validatePodFailurePolicy(spec, `${path}.podFailurePolicy`));
   const replacement = spec.podReplacementPolicy;
   if (replacement != null) {
     if (spec.podFailurePolicy) {

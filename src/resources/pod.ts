@@ -1,5 +1,5 @@
-// Pods: pkg/registry/core/pod/strategy.go, SetDefaults_Pod, the ServiceAccount and
-// DefaultTolerationSeconds admission defaults, ValidatePodUpdate, and kubectl's printPod.
+// Pods: pkg/registry/core/pod/strategy.go, SetDefaults_Pod, the ServiceAccount admission
+// default, ValidatePodUpdate, and kubectl's printPod.
 import { type Quantity, quantityFromJSON } from "../k8s/quantity.ts";
 import { type FieldError, forbidden, invalid, required } from "../k8s/validation.ts";
 import { defineStrategy } from "./define.ts";
@@ -19,12 +19,7 @@ const isObject = (v: unknown): v is KObject => !!v && typeof v === "object" && !
 
 const nowStamp = () => `${new Date().toISOString().slice(0, 19)}Z`;
 
-/** What the DefaultTolerationSeconds admission plugin adds: 300s on not-ready/unreachable. */
-const defaultTolerations = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"].map(
-  (key) => ({ key, operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 }),
-);
-
-/** SetDefaults_Pod plus the admission defaults every pod gets (create and update). */
+/** SetDefaults_Pod (the DefaultTolerationSeconds admission is in admission.ts). */
 function defaultPod(o: KObject): void {
   if (!isObject(o.spec)) o.spec = {};
   const spec = o.spec;
@@ -40,19 +35,6 @@ function defaultPod(o: KObject): void {
   spec.enableServiceLinks ??= true;
   if (spec.hostNetwork)
     for (const c of workers) for (const p of objects(c.ports)) p.hostPort ||= p.containerPort;
-  if (
-    spec.tolerations !== undefined &&
-    spec.tolerations !== null &&
-    !Array.isArray(spec.tolerations)
-  )
-    return;
-  const tolerations = objects(spec.tolerations);
-  for (const d of defaultTolerations) {
-    const covered = tolerations.some(
-      (t) => (!t.key || t.key === d.key) && (!t.effect || t.effect === "NoExecute"),
-    );
-    if (!covered) spec.tolerations = [...(spec.tolerations ?? []), { ...d }];
-  }
 }
 
 const parseOrUndefined = (v: unknown): Quantity | undefined => {

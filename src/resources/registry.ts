@@ -1,5 +1,6 @@
 import { catalog, type ResourceInfo } from "./catalog.ts";
 import { configMaps } from "./configmap.ts";
+import { controllerRevisions } from "./controllerrevision.ts";
 import { cronJobs } from "./cronjob.ts";
 import { daemonSets } from "./daemonset.ts";
 import { defineStrategy } from "./define.ts";
@@ -42,6 +43,7 @@ const specific: Strategy[] = [
   replicaSets,
   statefulSets,
   daemonSets,
+  controllerRevisions,
   jobs,
   cronJobs,
   leases,

@@ -22,6 +22,7 @@ import {
 import type { DB } from "../store/db.ts";
 import { StoreError } from "../store/errors.ts";
 import { commit, getObject, type Key, type KObject, type Write } from "../store/objects.ts";
+import type { Admit } from "./admission.ts";
 import { validateObjectMeta } from "./metadata.ts";
 import { storeResource, strategyFor } from "./registry.ts";
 import { schemaLookup } from "./schema-check.ts";
@@ -34,8 +35,8 @@ export interface Ctx {
   onCommit: (w: Committed) => void;
   /** Hooks kinds need beyond plain storage (allocators); set by the caller. */
   allocate?: (s: Strategy, o: KObject, old: KObject | undefined) => Promise<Write["allocate"]>;
-  /** Admission by who is writing (a node's own objects): may change the object or throw. */
-  admit?: (s: Strategy, o: KObject, old: KObject | undefined) => void;
+  /** Admission (after defaults, before validation): the cluster's plugins, then the writer's. */
+  admit?: Admit;
 }
 
 export interface Committed {

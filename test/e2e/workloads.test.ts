@@ -27,10 +27,48 @@ spec:
           requests: {cpu: 100m, memory: 64Mi}
 `;
 
+const daemonSet = (image: string) => `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+  namespace: ${NS}
+spec:
+  selector:
+    matchLabels: {app: agent}
+  template:
+    metadata:
+      labels: {app: agent}
+    spec:
+      containers:
+      - name: agent
+        image: ${image}
+`;
+
+const statefulSet = (image: string) => `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: ${NS}
+spec:
+  replicas: 2
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+      - name: db
+        image: ${image}
+`;
+
 describe("workloads with kubectl and hollow nodes", () => {
   let cluster: Cluster;
   let nodes: HollowNodes;
   const k = (args: string[], input?: string) => cluster.kubectl(["-n", NS, ...args], { input });
+  /** `kubectl get <what> -o jsonpath={<path>}`. */
+  const field = (what: string[], path: string) => k(["get", ...what, "-o", `jsonpath={${path}}`]);
 
   beforeAll(async () => {
     cluster = await startCluster();
@@ -129,5 +167,61 @@ describe("workloads with kubectl and hollow nodes", () => {
     await k(["rollout", "status", "deployment/web", "--timeout=90s"]);
     await cluster.kubectl(["uncordon", "node-1"]);
     expect(await cluster.kubectl(["get", "node", "node-1"])).not.toContain("SchedulingDisabled");
+  });
+
+  it("rollout history and undo a DaemonSet through its ControllerRevisions", async () => {
+    await k(["apply", "-f", "-"], daemonSet("registry.local/agent:1"));
+    await k(["rollout", "status", "daemonset/agent", "--timeout=90s"]);
+    // The revision copies the DaemonSet's annotations when it is made: annotate first.
+    await k(["annotate", "daemonset/agent", "kubernetes.io/change-cause=agent 2"]);
+    await k(["set", "image", "daemonset/agent", "agent=registry.local/agent:2"]);
+    await k(["rollout", "status", "daemonset/agent", "--timeout=90s"]);
+    const history = await k(["rollout", "history", "daemonset/agent"]);
+    expect(history).toMatch(/REVISION\s+CHANGE-CAUSE/);
+    expect(history).toMatch(/\n1\s+<none>/);
+    expect(history).toMatch(/\n2\s+agent 2/);
+    const first = await k(["rollout", "history", "daemonset/agent", "--revision=1"]);
+    expect(first).toContain("registry.local/agent:1");
+
+    const undone = await k(["rollout", "undo", "daemonset/agent"]);
+    expect(undone).toContain("daemonset.apps/agent rolled back");
+    await k(["rollout", "status", "daemonset/agent", "--timeout=90s"]);
+    const image = await field(["daemonset", "agent"], ".spec.template.spec.containers[0].image");
+    expect(image).toBe("registry.local/agent:1");
+    await eventually(async () => {
+      const now = await field(["pods", "-l", "app=agent"], ".items[*].spec.containers[0].image");
+      return now.split(" ").every((i) => i === "registry.local/agent:1");
+    }, 90_000);
+    // Revision 1 came back as revision 3.
+    const after = await k(["rollout", "history", "daemonset/agent"]);
+    expect(after).toMatch(/\n2\s+agent 2/);
+    expect(after).toMatch(/\n3\s+/);
+    expect(after).not.toMatch(/\n1\s+/);
+    const revisions = await k(["get", "controllerrevisions"]);
+    expect(revisions).toMatch(/NAME\s+CONTROLLER\s+REVISION\s+AGE/);
+    expect(revisions).toMatch(/agent-\w+\s+daemonset\.apps\/agent\s+3\s+/);
+  });
+
+  it("rollout history and undo a StatefulSet through its ControllerRevisions", async () => {
+    await k(["apply", "-f", "-"], statefulSet("registry.local/db:1"));
+    await k(["rollout", "status", "statefulset/db", "--timeout=90s"]);
+    await k(["set", "image", "statefulset/db", "db=registry.local/db:2"]);
+    await k(["rollout", "status", "statefulset/db", "--timeout=90s"]);
+    const history = await k(["rollout", "history", "statefulset/db"]);
+    expect(history).toMatch(/\n1\s+<none>/);
+    expect(history).toMatch(/\n2\s+<none>/);
+
+    expect(await k(["rollout", "undo", "statefulset/db"])).toContain(
+      "statefulset.apps/db rolled back",
+    );
+    await k(["rollout", "status", "statefulset/db", "--timeout=90s"]);
+    await eventually(async () => {
+      const images = await field(["pods", "-l", "app=db"], ".items[*].spec.containers[0].image");
+      return images.split(" ").length === 2 && !images.includes("registry.local/db:2");
+    }, 90_000);
+    const current = await field(["statefulset", "db"], ".status.currentRevision");
+    expect(await field(["statefulset", "db"], ".status.updateRevision")).toBe(current);
+    const numbered = await field(["controllerrevision", current], ".revision");
+    expect(numbered).toBe("3");
   });
 });

@@ -11,7 +11,7 @@ const template = (app: string) => ({
 });
 
 describe("convergence without pokes", () => {
-  it("brings a Deployment, a Job, a DaemonSet, a StatefulSet and Endpoints to their desired state", async () => {
+  it("brings a Deployment, a Job, a DaemonSet, a StatefulSet, Endpoints and a PodDisruptionBudget to their desired state", async () => {
     await registerNode("n1");
     await registerNode("n2");
     await call("POST", `${NS}/deployments`, {
@@ -41,6 +41,10 @@ describe("convergence without pokes", () => {
         template: template("db"),
       },
     });
+    await call("POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets", {
+      metadata: { name: "web" },
+      spec: { minAvailable: 2, selector: { matchLabels: { app: "web" } } },
+    });
     await call("POST", "/api/v1/namespaces/default/services", {
       metadata: { name: "web" },
       spec: { selector: { app: "web" }, ports: [{ port: 80 }] },
@@ -57,12 +61,16 @@ describe("convergence without pokes", () => {
       const ds = (await call("GET", `${NS}/daemonsets/agent`)).body;
       const sts = (await call("GET", `${NS}/statefulsets/db`)).body;
       const ep = (await call("GET", "/api/v1/namespaces/default/endpoints/web")).body;
+      const pdb = (await call("GET", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/web"))
+        .body;
       return (
         deploy.status?.availableReplicas === 3 &&
         job.status?.conditions?.some((c: any) => c.type === "Complete" && c.status === "True") &&
         ds.status?.numberReady === 2 &&
         sts.status?.readyReplicas === 2 &&
-        ep.subsets?.[0]?.addresses?.length === 3
+        ep.subsets?.[0]?.addresses?.length === 3 &&
+        pdb.status?.currentHealthy === 3 &&
+        pdb.status?.disruptionsAllowed === 1
       );
     }, 60_000);
     const pods = (await call("GET", "/api/v1/namespaces/default/pods")).body.items;

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { call, eventually } from "./helpers.ts";
 import {
   type HollowNodeOptions,
@@ -10,7 +10,17 @@ import {
 
 const DS = "/apis/apps/v1/namespaces/default/daemonsets";
 const PODS = "/api/v1/namespaces/default/pods";
+const REVS = "/apis/apps/v1/namespaces/default/controllerrevisions";
 const merge = { "content-type": "application/merge-patch+json" };
+const strategic = { "content-type": "application/strategic-merge-patch+json" };
+const image = (tag: string) => ({
+  spec: { template: { spec: { containers: [{ name: "agent", image: tag }] } } },
+});
+/** A DaemonSet's revisions as kubectl finds them: by its selector, oldest first. */
+const revisionsOf = async (name: string): Promise<Obj[]> =>
+  (await call("GET", `${REVS}?labelSelector=ds%3D${name}`)).body.items.sort(
+    (a: Obj, b: Obj) => a.revision - b.revision,
+  );
 
 type Obj = any;
 
@@ -58,6 +68,13 @@ async function kubelets(names: string[]) {
 const keeper = leaseKeeper();
 const alive = keeper.alive;
 afterAll(() => keeper.stop());
+// Each test starts from an empty cluster: fewer nodes renewing Leases on a loaded machine.
+afterEach(async () => {
+  for (const ds of (await call("GET", DS)).body.items ?? [])
+    await call("DELETE", `${DS}/${ds.metadata.name}`);
+  for (const n of alive) await call("DELETE", `/api/v1/nodes/${n}`);
+  alive.clear();
+});
 
 describe("DaemonSet", { timeout: 30_000 }, () => {
   it("runs one pod per node, bound to it, following nodes as they come and go", async () => {
@@ -209,4 +226,135 @@ describe("DaemonSet", { timeout: 30_000 }, () => {
     expect([...hashes]).toHaveLength(1);
     expect(hashes.has(oldHash)).toBe(false);
   }, 30_000);
+
+  it("surges a new pod beside the old one on at most maxSurge nodes", async () => {
+    const surge = { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+    const bad = await call(
+      "POST",
+      DS,
+      daemonSet("both", {}, { updateStrategy: { ...surge, rollingUpdate: { maxSurge: 1 } } }),
+    );
+    expect(bad.status).toBe(422);
+    expect(bad.body.message).toContain(
+      "spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: may not be set when maxUnavailable is non-zero",
+    );
+
+    const names = await nodes("s", { "s-1": {}, "s-2": {}, "s-3": {} });
+    await call(
+      "POST",
+      DS,
+      daemonSet("surge", { nodeSelector: { group: "s" } }, { updateStrategy: surge }),
+    );
+    await eventually(async () => {
+      await kubelets(names);
+      return (await getDs("surge")).status?.numberAvailable === 3;
+    });
+    await call("PATCH", `${DS}/surge`, image("agent:2"), strategic);
+    let mostDoubled = 0;
+    let leastServed = 3;
+    await eventually(async () => {
+      const pods = live(await podsOf("surge"));
+      const perNode = new Map<string, Obj[]>();
+      for (const p of pods)
+        perNode.set(p.spec.nodeName, [...(perNode.get(p.spec.nodeName) ?? []), p]);
+      mostDoubled = Math.max(mostDoubled, [...perNode.values()].filter((l) => l.length > 1).length);
+      const serving = [...perNode.values()].filter((l) =>
+        l.some((p) =>
+          p.status?.conditions?.some((c: Obj) => c.type === "Ready" && c.status === "True"),
+        ),
+      ).length;
+      leastServed = Math.min(leastServed, serving);
+      await kubelets(names);
+      const ds = await getDs("surge");
+      return (
+        pods.length === 3 &&
+        pods.every((p) => p.spec.containers[0].image === "agent:2") &&
+        ds.status?.updatedNumberScheduled === 3 &&
+        ds.status?.numberAvailable === 3
+      );
+    }, 60_000);
+    // The new pod ran beside the old one, on one node at a time, and no node went without.
+    expect(mostDoubled).toBe(1);
+    expect(leastServed).toBe(3);
+  }, 90_000);
+
+  it("keeps its template history in ControllerRevisions: undo and revisionHistoryLimit", async () => {
+    const names = await nodes("h", { "h-1": {}, "h-2": {} });
+    await call("POST", DS, daemonSet("hist", { nodeSelector: { group: "h" } }));
+    const settled = (image: string) =>
+      eventually(async () => {
+        await kubelets(names);
+        const pods = live(await podsOf("hist"));
+        const ds = await getDs("hist");
+        return (
+          pods.length === 2 &&
+          pods.every((p) => p.spec.containers[0].image === image) &&
+          ds.status?.updatedNumberScheduled === 2 &&
+          ds.status?.numberAvailable === 2 &&
+          pods
+        );
+      }, 40_000);
+    const v1 = await settled("agent:1");
+    const hash1 = v1[0].metadata.labels["controller-revision-hash"];
+    const [first] = await revisionsOf("hist");
+    expect(first).toMatchObject({
+      apiVersion: "apps/v1",
+      kind: "ControllerRevision",
+      metadata: {
+        name: `hist-${hash1}`,
+        labels: { ds: "hist", "controller-revision-hash": hash1 },
+        ownerReferences: [expect.objectContaining({ kind: "DaemonSet", name: "hist" })],
+      },
+      revision: 1,
+    });
+    expect(first.data.spec.template).toMatchObject({
+      $patch: "replace",
+      metadata: { labels: { ds: "hist" } },
+      spec: { containers: [expect.objectContaining({ image: "agent:1" })] },
+    });
+
+    await call("PATCH", `${DS}/hist`, image("agent:2"), strategic);
+    const v2 = await settled("agent:2");
+    const hash2 = v2[0].metadata.labels["controller-revision-hash"];
+    expect(hash2).not.toBe(hash1);
+    expect((await revisionsOf("hist")).map((r) => [r.metadata.name, r.revision])).toEqual([
+      [`hist-${hash1}`, 1],
+      [`hist-${hash2}`, 2],
+    ]);
+
+    // kubectl rollout undo: the previous revision's data, sent back as a strategic merge patch.
+    const undo = await call("PATCH", `${DS}/hist`, first.data, strategic);
+    expect(undo.status).toBe(200);
+    const back = await settled("agent:1");
+    expect(back[0].metadata.labels["controller-revision-hash"]).toBe(hash1);
+    // The restored revision is renumbered newest, as Kubernetes does.
+    await eventually(async () => {
+      const revs = await revisionsOf("hist");
+      return (
+        JSON.stringify(revs.map((r) => [r.metadata.name, r.revision])) ===
+        JSON.stringify([
+          [`hist-${hash2}`, 2],
+          [`hist-${hash1}`, 3],
+        ])
+      );
+    });
+
+    // No history kept: the revision no pod runs any more goes.
+    await call("PATCH", `${DS}/hist`, { spec: { revisionHistoryLimit: 0 } }, merge);
+    await eventually(async () => {
+      const revs = await revisionsOf("hist");
+      return revs.length === 1 && revs[0].metadata.name === `hist-${hash1}`;
+    });
+    const table = await call("GET", REVS, undefined, {
+      accept: "application/json;as=Table;v=v1;g=meta.k8s.io",
+    });
+    expect(table.body.columnDefinitions.map((c: Obj) => c.name)).toEqual([
+      "Name",
+      "Controller",
+      "Revision",
+      "Age",
+    ]);
+    const row = table.body.rows.find((r: Obj) => r.cells[0] === `hist-${hash1}`);
+    expect(row.cells.slice(0, 3)).toEqual([`hist-${hash1}`, "daemonset.apps/hist", 3]);
+  }, 120_000);
 });

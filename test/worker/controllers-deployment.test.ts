@@ -3,10 +3,10 @@
 import { env } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import {
-  computeHash,
   resolveFenceposts,
   setNewReplicaSetAnnotations,
 } from "../../src/controllers/deployment-util.ts";
+import { computeHash } from "../../src/controllers/template-hash.ts";
 import { openDb } from "../../src/store/db.ts";
 import { commit, getObject } from "../../src/store/objects.ts";
 import { call, eventually } from "./helpers.ts";

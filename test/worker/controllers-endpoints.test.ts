@@ -54,6 +54,7 @@ async function node(name: string) {
   };
 }
 
+const merge = { "content-type": "application/merge-patch+json" };
 const getEndpoints = async (name: string) => {
   const res = await call("GET", endpointsPath(name));
   return res.status === 200 ? res.body : undefined;
@@ -332,17 +333,88 @@ describe("endpoints controller", () => {
     expect(ep.subsets).toBeUndefined();
   });
 
-  it("leaves the Endpoints of a Service without a selector to its user", async () => {
+  it("leaves the Endpoints of a Service without a selector to its user and mirrors them", async () => {
     await createService("manual", { ports: [{ port: 80 }] });
     const mine = await call("POST", `/api/v1/namespaces/${NS}/endpoints`, {
-      metadata: { name: "manual" },
-      subsets: [{ addresses: [{ ip: "192.0.2.7" }], ports: [{ port: 80 }] }],
+      metadata: { name: "manual", labels: { team: "db" } },
+      subsets: [
+        {
+          addresses: [{ ip: "192.0.2.7", hostname: "db-a" }],
+          notReadyAddresses: [{ ip: "192.0.2.8" }],
+          ports: [{ name: "pg", port: 5432 }],
+        },
+      ],
     });
     expect(mine.status).toBe(201);
-    await env.ENDPOINTS.getByName(`endpoints/${NS}`).reconcileNow();
+    const slices = await eventually(async () => {
+      const s = await getSlices("manual");
+      return s.length === 1 && s;
+    });
     const after = await getEndpoints("manual");
     expect(after.metadata.resourceVersion).toBe(mine.body.metadata.resourceVersion);
-    expect(await getSlices("manual")).toEqual([]);
+    expect(slices[0]).toMatchObject({
+      metadata: {
+        generateName: "manual-",
+        labels: {
+          team: "db",
+          "kubernetes.io/service-name": "manual",
+          "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io",
+        },
+        ownerReferences: [
+          { apiVersion: "v1", kind: "Endpoints", name: "manual", uid: after.metadata.uid },
+        ],
+      },
+      addressType: "IPv4",
+      ports: [{ name: "pg", port: 5432, protocol: "TCP" }],
+      endpoints: [
+        { addresses: ["192.0.2.7"], conditions: { ready: true }, hostname: "db-a" },
+        { addresses: ["192.0.2.8"], conditions: { ready: false } },
+      ],
+    });
+
+    // An edit is mirrored into the same slice; skip-mirror takes the slices away.
+    const path = `/api/v1/namespaces/${NS}/endpoints/manual`;
+    await call(
+      "PATCH",
+      path,
+      { subsets: [{ addresses: [{ ip: "192.0.2.9" }], ports: [{ port: 5432 }] }] },
+      merge,
+    );
+    const edited = await eventually(async () => {
+      const s = await getSlices("manual");
+      return s.length === 1 && s[0].endpoints?.[0]?.addresses?.[0] === "192.0.2.9" && s[0];
+    });
+    expect(edited.metadata.name).toBe(slices[0].metadata.name);
+    await call(
+      "PATCH",
+      path,
+      { metadata: { labels: { "endpointslice.kubernetes.io/skip-mirror": "true" } } },
+      merge,
+    );
+    await eventually(async () => (await getSlices("manual")).length === 0);
+  });
+
+  it("gives the kubernetes Service the control plane's address as its endpoint", async () => {
+    const ep = await eventually(() => getEndpoints("kubernetes"));
+    expect(ep.metadata.labels).toEqual({ "endpointslice.kubernetes.io/skip-mirror": "true" });
+    expect(ep.subsets).toEqual([
+      { addresses: [{ ip: "192.0.2.10" }], ports: [{ name: "https", port: 443, protocol: "TCP" }] },
+    ]);
+    const [slice] = await eventually(async () => {
+      const s = await getSlices("kubernetes");
+      return s.length > 0 && s;
+    });
+    expect(slice).toMatchObject({
+      metadata: { name: "kubernetes", labels: { "kubernetes.io/service-name": "kubernetes" } },
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["192.0.2.10"], conditions: { ready: true } }],
+      ports: [{ name: "https", port: 443, protocol: "TCP" }],
+    });
+    expect(slice.metadata.labels["endpointslice.kubernetes.io/managed-by"]).toBeUndefined();
+    // A hand edit is put right again.
+    await call("PATCH", endpointsPath("kubernetes"), { subsets: null }, merge);
+    await env.ENDPOINTS.getByName(`endpoints/${NS}`).reconcileNow();
+    expect((await getEndpoints("kubernetes")).subsets).toEqual(ep.subsets);
   });
 
   it("changes nothing when a reconcile runs again", async () => {

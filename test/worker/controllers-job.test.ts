@@ -269,3 +269,191 @@ describe("Job", { timeout: 30_000 }, () => {
     expect(pod.spec.nodeName).toBe(NODE);
   }, 30_000);
 });
+
+describe("Job policies", { timeout: 40_000 }, () => {
+  const main = { nodeName: NODE, containers: [{ name: "main", image: "busybox" }] };
+  const failedBy = (code: number, extra: Obj[] = []): SyncOptions => ({
+    outcome: () => "Failed",
+    exitCode: () => code,
+    conditions: () => extra,
+  });
+
+  it("podFailurePolicy FailJob fails the Job at the first matching exit code", async () => {
+    const created = await call(
+      "POST",
+      JOBS,
+      job(
+        "exit42",
+        {
+          backoffLimit: 6,
+          podFailurePolicy: {
+            rules: [{ action: "FailJob", onExitCodes: { operator: "In", values: [42] } }],
+          },
+        },
+        main,
+      ),
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.spec.podReplacementPolicy).toBe("Failed");
+    await eventually(async () => (await step("exit42")).status?.active === 1);
+    const pod = (await podsOf("exit42"))[0].metadata.name;
+    const failed = await eventually(async () => {
+      const j = await step("exit42", failedBy(42));
+      return condition(j, "Failed") && j;
+    });
+    const message = `Container main for pod default/${pod} failed with exit code 42 matching FailJob rule at index 0`;
+    expect(condition(failed, "FailureTarget")).toMatchObject({
+      reason: "PodFailurePolicy",
+      message,
+    });
+    expect(condition(failed, "Failed")).toMatchObject({ reason: "PodFailurePolicy", message });
+    expect(failed.status.failed).toBe(1);
+    expect(await podsOf("exit42")).toHaveLength(1);
+  });
+
+  it("Ignore leaves a disrupted pod uncounted; Count counts against backoffLimit", async () => {
+    await call(
+      "POST",
+      JOBS,
+      job(
+        "tolerant",
+        {
+          backoffLimit: 1,
+          podFailurePolicy: {
+            rules: [
+              { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget" }] },
+              { action: "Count", onExitCodes: { operator: "NotIn", values: [0] } },
+            ],
+          },
+        },
+        main,
+      ),
+    );
+    // First pod: disrupted (ignored). Second: exit 3 (counted). Third: succeeds.
+    const disrupted = [
+      { type: "DisruptionTarget", status: "True", reason: "PreemptionByScheduler" },
+    ];
+    const seen: string[] = [];
+    const outcome: SyncOptions = {
+      outcome: (p) => {
+        if (!seen.includes(p.metadata.name)) seen.push(p.metadata.name);
+        return seen.indexOf(p.metadata.name) < 2 ? "Failed" : "Succeeded";
+      },
+      exitCode: () => 3,
+      conditions: (p) => (seen.indexOf(p.metadata.name) === 0 ? disrupted : []),
+    };
+    const done = await eventually(async () => {
+      const j = await step("tolerant", outcome);
+      return (condition(j, "Complete") || condition(j, "Failed")) && j;
+    });
+    expect(condition(done, "Complete")).toBeTruthy();
+    expect(done.status.failed).toBe(1);
+    expect(done.status.succeeded).toBe(1);
+    expect(seen).toHaveLength(3);
+  });
+
+  it("FailIndex with backoffLimitPerIndex fails one index and the Job once the rest is done", async () => {
+    await call(
+      "POST",
+      JOBS,
+      job(
+        "perindex",
+        {
+          completions: 3,
+          parallelism: 3,
+          completionMode: "Indexed",
+          backoffLimitPerIndex: 2,
+          podFailurePolicy: {
+            rules: [{ action: "FailIndex", onExitCodes: { operator: "In", values: [7] } }],
+          },
+        },
+        main,
+      ),
+    );
+    const index = (p: Obj) => p.metadata.annotations[INDEX];
+    const failed = await eventually(async () => {
+      const j = await step("perindex", {
+        outcome: (p) => (index(p) === "1" ? "Failed" : "Succeeded"),
+        exitCode: () => 7,
+      });
+      return condition(j, "Failed") && j;
+    });
+    expect(condition(failed, "Failed")).toMatchObject({
+      reason: "FailedIndexes",
+      message: "Job has failed indexes",
+    });
+    expect(failed.status).toMatchObject({ failedIndexes: "1", completedIndexes: "0,2", failed: 1 });
+    // The failed index was not retried, backoffLimitPerIndex notwithstanding.
+    const pods = await podsOf("perindex");
+    expect(pods.filter((p) => index(p) === "1")).toHaveLength(1);
+    expect(pods[0].metadata.annotations["batch.kubernetes.io/job-index-failure-count"]).toBe("0");
+
+    const bad = await call(
+      "POST",
+      JOBS,
+      job("noperindex", {
+        podFailurePolicy: {
+          rules: [{ action: "FailIndex", onExitCodes: { operator: "In", values: [0, 7] } }],
+        },
+      }),
+    );
+    expect(bad.status).toBe(422);
+    expect(bad.body.message).toContain(
+      'spec.podFailurePolicy.rules[0].action: Invalid value: "FailIndex": requires the backoffLimitPerIndex to be set',
+    );
+    expect(bad.body.message).toContain(
+      "spec.podFailurePolicy.rules[0].onExitCodes.values[0]: Invalid value: 0: must not be 0 for the In operator",
+    );
+  });
+
+  it("successPolicy completes an Indexed Job once its rule is met and stops the rest", async () => {
+    await call(
+      "POST",
+      JOBS,
+      job(
+        "leader",
+        {
+          completions: 3,
+          parallelism: 3,
+          completionMode: "Indexed",
+          successPolicy: { rules: [{ succeededIndexes: "0" }] },
+        },
+        main,
+      ),
+    );
+    await eventually(async () => (await step("leader")).status?.active === 3);
+    const done = await eventually(async () => {
+      const j = await step("leader", {
+        outcome: (p) => (p.metadata.annotations[INDEX] === "0" ? "Succeeded" : undefined),
+      });
+      return condition(j, "Complete") && j;
+    });
+    for (const type of ["SuccessCriteriaMet", "Complete"])
+      expect(condition(done, type)).toMatchObject({
+        reason: "SuccessPolicy",
+        message: "Matched rules at index 0",
+      });
+    expect(done.status).toMatchObject({ succeeded: 1, completedIndexes: "0" });
+    expect(done.status.active).toBeUndefined();
+    // The other indexes' pods were stopped, not left running.
+    const others = (await podsOf("leader")).filter((p) => p.metadata.annotations[INDEX] !== "0");
+    expect(others.every((p) => p.metadata.deletionTimestamp)).toBe(true);
+
+    const bad = await call(
+      "POST",
+      JOBS,
+      job("badpolicy", {
+        completions: 2,
+        completionMode: "Indexed",
+        successPolicy: { rules: [{ succeededIndexes: "0-5", succeededCount: 3 }, {}] },
+      }),
+    );
+    expect(bad.status).toBe(422);
+    expect(bad.body.message).toContain(
+      'spec.successPolicy.rules[0].succeededIndexes: Invalid value: "0-5": error parsing succeededIndexes: too large index: "5"',
+    );
+    expect(bad.body.message).toContain(
+      "spec.successPolicy.rules[1]: Required value: at least one of succeededCount or succeededIndexes must be specified",
+    );
+  });
+});

@@ -138,7 +138,7 @@ describe("node lifecycle", () => {
     await eventually(async () => (await call("GET", podsPath(doomed[0]))).status === 404);
   });
 
-  it("evicts pods without an owner unless they tolerate the unreachable taint forever", async () => {
+  it("evicts pods after their own tolerationSeconds for the unreachable taint", async () => {
     await startNodes("n2-a");
     const pod = (name: string, tolerations?: unknown[]) => ({
       apiVersion: "v1",
@@ -154,7 +154,19 @@ describe("node lifecycle", () => {
         { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" },
       ]),
     );
-    await eventually(async () => (await live()).filter(isReady).length === 2);
+    await call(
+      "POST",
+      podsPath(),
+      pod("patient", [
+        {
+          key: "node.kubernetes.io/unreachable",
+          operator: "Exists",
+          effect: "NoExecute",
+          tolerationSeconds: 3600,
+        },
+      ]),
+    );
+    await eventually(async () => (await live()).filter(isReady).length === 3);
 
     alive.delete("n2-a");
     const plain = await eventually(async () => {
@@ -162,6 +174,14 @@ describe("node lifecycle", () => {
       return p.metadata.deletionTimestamp && p;
     }, 20_000);
     expect(plain.spec.nodeName).toBe("n2-a");
+    // It went after the seconds its admitted toleration names (DEFAULT_TOLERATION_SECONDS).
+    expect(plain.spec.tolerations).toContainEqual(
+      expect.objectContaining({ key: "node.kubernetes.io/unreachable", tolerationSeconds: 2 }),
+    );
+    // A pod's own, longer tolerationSeconds holds it on the node.
+    expect(
+      (await call("GET", podsPath("patient"))).body.metadata.deletionTimestamp,
+    ).toBeUndefined();
     const stubborn = (await call("GET", podsPath("stubborn"))).body;
     expect(stubborn.metadata.deletionTimestamp).toBeUndefined();
     // Its Ready condition no longer vouches for it.

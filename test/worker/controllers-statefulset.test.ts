@@ -40,6 +40,13 @@ const podsOf = async (name: string): Promise<Obj[]> =>
 const names = (pods: Obj[]) => pods.map((p) => p.metadata.name).sort();
 const byName = async (name: string) =>
   Object.fromEntries((await podsOf(name)).map((p: Obj) => [p.metadata.name, p]));
+const revisionsOf = async (name: string): Promise<Obj[]> =>
+  (
+    await call(
+      "GET",
+      `/apis/apps/v1/namespaces/default/controllerrevisions?labelSelector=app%3D${name}`,
+    )
+  ).body.items.sort((a: Obj, b: Obj) => a.revision - b.revision);
 const getSet = async (name: string) => (await call("GET", `${STS}/${name}`)).body;
 const stepper = (name: string) => env.STATEFULSET.getByName(`apps/statefulsets/default/${name}`);
 const isReady = (p: Obj) =>
@@ -174,6 +181,25 @@ describe("StatefulSet", { timeout: 30_000 }, () => {
     expect(rolled.s.status.currentRevision).toBe(before.status.currentRevision);
     expect(rolled.s.status.updateRevision).not.toBe(before.status.updateRevision);
     expect(rolled.s.status.currentReplicas).toBe(1);
+    // Both revisions are ControllerRevisions, numbered in order.
+    expect((await revisionsOf("db")).map((r) => [r.metadata.name, r.revision])).toEqual([
+      [before.status.currentRevision, 1],
+      [rolled.s.status.updateRevision, 2],
+    ]);
+    // A pod below the partition comes back from the current revision's template.
+    await call("DELETE", `${PODS}/db-0`, { gracePeriodSeconds: 0 });
+    const again = await eventually(async () => {
+      await kubelet();
+      const p = (await byName("db"))["db-0"];
+      return (
+        p &&
+        !p.metadata.deletionTimestamp &&
+        p.metadata.uid !== rolled.pods["db-0"].metadata.uid &&
+        p
+      );
+    });
+    expect(image(again)).toBe("db:1");
+    expect(again.metadata.labels["controller-revision-hash"]).toBe(before.status.currentRevision);
 
     await call(
       "PATCH",
@@ -190,7 +216,31 @@ describe("StatefulSet", { timeout: 30_000 }, () => {
     }, 20_000);
     expect(done.status.currentReplicas).toBe(3);
     expect(image((await byName("db"))["db-0"])).toBe("db:2");
-  }, 45_000);
+
+    // kubectl rollout undo: revision 1's data as a strategic merge patch; it becomes revision 3.
+    const [first] = await revisionsOf("db");
+    const undo = await call("PATCH", `${STS}/db`, first.data, {
+      "content-type": "application/strategic-merge-patch+json",
+    });
+    expect(undo.status).toBe(200);
+    const undone = await eventually(async () => {
+      await kubelet();
+      const s = await getSet("db");
+      const pods = Object.values(await byName("db"));
+      return (
+        s.status?.currentRevision === before.status.currentRevision &&
+        s.status?.updatedReplicas === 3 &&
+        s.status?.readyReplicas === 3 &&
+        pods.every((p: Obj) => image(p) === "db:1") &&
+        s
+      );
+    }, 20_000);
+    expect(undone.status.updateRevision).toBe(before.status.currentRevision);
+    expect((await revisionsOf("db")).map((r) => [r.metadata.name, r.revision])).toEqual([
+      [rolled.s.status.updateRevision, 2],
+      [before.status.currentRevision, 3],
+    ]);
+  }, 60_000);
 
   it("Parallel creates every pod at once; whenScaled Delete drops scaled-away claims", async () => {
     await call(

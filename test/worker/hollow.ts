@@ -82,6 +82,10 @@ export interface SyncOptions {
   outcome?: (pod: any) => "Succeeded" | "Failed" | undefined;
   /** Pods for which this returns false stay Running but not Ready. */
   ready?: (pod: any) => boolean;
+  /** The exit code of a Failed pod's containers (default 1). */
+  exitCode?: (pod: any) => number;
+  /** Conditions a Failed pod reports besides the usual ones (e.g. DisruptionTarget). */
+  conditions?: (pod: any) => any[];
 }
 
 /** One kubelet sync of every pod bound to `node`. Returns how many pods it changed. */
@@ -100,6 +104,11 @@ export async function syncPods(node: string, o: SyncOptions = {}): Promise<numbe
     const outcome = o.outcome?.(pod);
     const ready = !outcome && (o.ready ? o.ready(pod) : true);
     const status = podStatus(pod, node, outcome ?? "Running", ready);
+    if (outcome === "Failed") {
+      const code = o.exitCode?.(pod) ?? 1;
+      for (const c of status.containerStatuses) c.state.terminated.exitCode = code;
+      status.conditions.push(...(o.conditions?.(pod) ?? []));
+    }
     const same =
       phase === status.phase &&
       pod.status?.conditions?.find((c: any) => c.type === "Ready")?.status ===

@@ -50,21 +50,61 @@ describe("pods", () => {
       resources: {},
     });
     expect(spec.containers[1].imagePullPolicy).toBe("IfNotPresent");
+    // DefaultTolerationSeconds admission, with DEFAULT_TOLERATION_SECONDS (2 in these tests).
     expect(spec.tolerations).toEqual([
       {
         key: "node.kubernetes.io/not-ready",
         operator: "Exists",
         effect: "NoExecute",
-        tolerationSeconds: 300,
+        tolerationSeconds: 2,
       },
       {
         key: "node.kubernetes.io/unreachable",
         operator: "Exists",
         effect: "NoExecute",
-        tolerationSeconds: 300,
+        tolerationSeconds: 2,
       },
     ]);
     expect(status).toEqual({ phase: "Pending", qosClass: "BestEffort" });
+  });
+
+  it("keep their own not-ready/unreachable tolerations instead of the defaults", async () => {
+    const own = {
+      key: "node.kubernetes.io/unreachable",
+      operator: "Exists",
+      effect: "NoExecute",
+      tolerationSeconds: 6000,
+    };
+    const one = await call(
+      "POST",
+      `${NS}/pods`,
+      pod("p-tol-own", undefined, { tolerations: [own] }),
+    );
+    expect(one.body.spec.tolerations).toEqual([
+      own,
+      {
+        key: "node.kubernetes.io/not-ready",
+        operator: "Exists",
+        effect: "NoExecute",
+        tolerationSeconds: 2,
+      },
+    ]);
+    // A toleration without key and effect tolerates every taint: nothing to add.
+    const all = await call(
+      "POST",
+      `${NS}/pods`,
+      pod("p-tol-all", undefined, { tolerations: [{ operator: "Exists" }] }),
+    );
+    expect(all.body.spec.tolerations).toEqual([{ operator: "Exists" }]);
+    // An update that drops nothing keeps them (the admission runs on updates too).
+    const updated = await call(
+      "PATCH",
+      `${NS}/pods/p-tol-own`,
+      { metadata: { labels: { touched: "yes" } } },
+      { "content-type": "application/merge-patch+json" },
+    );
+    expect(updated.status).toBe(200);
+    expect(updated.body.spec.tolerations).toEqual(one.body.spec.tolerations);
   });
 
   it("compute the QoS class, defaulting requests from limits", async () => {

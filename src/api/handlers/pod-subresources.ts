@@ -1,12 +1,8 @@
 // pods/binding and pods/eviction (pkg/registry/core/pod/storage): a scheduler assigns a pod to a
 // node once; an eviction deletes a pod unless its PodDisruptionBudget forbids it right now.
-import {
-  budgetStatus,
-  PDB_RESOURCE,
-  podIsReady,
-  selects,
-  setAllowedCondition,
-} from "../../controllers/disruption.ts";
+import { budgetStatus, selects, setAllowedCondition } from "../../controllers/disruption.ts";
+import { isPodReady } from "../../controllers/pod-state.ts";
+import { PDB_RESOURCE } from "../../controllers/pokes.ts";
 import { ApiError, badRequest, conflict, tooManyRequests } from "../../k8s/errors.ts";
 import { strategyFor } from "../../resources/registry.ts";
 import * as rest from "../../resources/rest.ts";
@@ -176,7 +172,7 @@ export async function eviction(c: C, s: Strategy, p: ResourcePath) {
         // An unready pod does not count as healthy: evicting it costs the budget nothing.
         const policy = cur.spec?.unhealthyPodEvictionPolicy ?? "IfHealthyBudget";
         if (
-          !podIsReady(pod) &&
+          !isPodReady(pod) &&
           (policy === "AlwaysAllow" ||
             (status.currentHealthy >= status.desiredHealthy && status.desiredHealthy > 0))
         ) {

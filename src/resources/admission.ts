@@ -1,0 +1,54 @@
+// Mutating admission that needs the cluster's configuration (the strategies' defaults do not):
+// DefaultTolerationSeconds (plugin/pkg/admission/defaulttolerationseconds). Every pod created
+// or updated tolerates the not-ready and unreachable NoExecute taints for
+// DEFAULT_TOLERATION_SECONDS unless it already tolerates them, so taint-based eviction reads
+// how long a pod may stay on a failing node from the pod itself.
+import type { Env } from "../env.ts";
+import type { KObject, Strategy } from "./types.ts";
+
+export const NOT_READY = "node.kubernetes.io/not-ready";
+export const UNREACHABLE = "node.kubernetes.io/unreachable";
+/** The plugin's --default-not-ready-toleration-seconds and --default-unreachable-... */
+const DEFAULT_TOLERATION_SECONDS = 300;
+
+/** DEFAULT_TOLERATION_SECONDS from the environment (tests shorten it), else 300. */
+export function defaultTolerationSeconds(env: Env): number {
+  const n = Number(env.DEFAULT_TOLERATION_SECONDS ?? DEFAULT_TOLERATION_SECONDS);
+  return Number.isInteger(n) && n >= 0 ? n : DEFAULT_TOLERATION_SECONDS;
+}
+
+/** Admission of a write: may change the object or throw; `old` is unset on create. */
+export type Admit = (s: Strategy, o: KObject, old: KObject | undefined) => void;
+
+/** Admission plugins run one after the other. */
+export const chain =
+  (...admits: Admit[]): Admit =>
+  (s, o, old) => {
+    for (const a of admits) a(s, o, old);
+  };
+
+const isObject = (v: unknown): v is KObject => !!v && typeof v === "object" && !Array.isArray(v);
+
+/** The admission chain for a cluster whose default toleration is `seconds`. */
+export function admission(seconds: number): Admit {
+  return (s, o) => {
+    if (s.info.kind !== "Pod" || s.info.group !== "") return;
+    addDefaultTolerations(o, seconds);
+  };
+}
+
+function addDefaultTolerations(pod: KObject, seconds: number): void {
+  const spec = pod.spec;
+  if (!isObject(spec)) return;
+  if (spec.tolerations != null && !Array.isArray(spec.tolerations)) return;
+  const tolerations: unknown[] = spec.tolerations ?? [];
+  // A toleration with no key (or no effect) covers every key (or effect).
+  const tolerates = (key: string) =>
+    tolerations.some(
+      (t) => isObject(t) && (!t.key || t.key === key) && (!t.effect || t.effect === "NoExecute"),
+    );
+  const add = [NOT_READY, UNREACHABLE]
+    .filter((key) => !tolerates(key))
+    .map((key) => ({ key, operator: "Exists", effect: "NoExecute", tolerationSeconds: seconds }));
+  if (add.length) spec.tolerations = [...tolerations, ...add];
+}
