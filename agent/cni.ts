@@ -8,7 +8,7 @@ import { exec, run } from "./exec.ts";
 export const BRIDGE = "kubeflare0";
 export const NETNS_PREFIX = "kubeflare-";
 const CNI_VERSION = "0.4.0";
-const CNI_PATH = ["/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni"].join(":");
+export const CNI_PATH = ["/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni"].join(":");
 
 export interface PortMapping {
   hostPort: number;

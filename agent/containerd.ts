@@ -52,7 +52,9 @@ export class Containerd {
 
   /** e.g. "containerd://1.6.20". */
   async version(): Promise<string> {
-    const out = await this.ctrOk(["version"], 10_000);
+    const r = await this.ctr(["version"], 30_000);
+    if (r.code !== 0) throw new Error(r.stderr.trim().split("\n").pop() || `ctr exited ${r.code}`);
+    const out = r.stdout;
     const server = out.slice(out.indexOf("Server:"));
     const m = /Version:\s*v?(\S+)/.exec(server);
     return `containerd://${m ? m[1] : "unknown"}`;

@@ -3,10 +3,12 @@
 //   node kubeflare-agent.mjs --server URL (--token T | already joined) [--node-name N]
 //     [--data-dir D] [--containerd-address A] [--insecure-skip-tls-verify] [--registries FILE]
 import "./v8-flags.ts";
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Api } from "./api.ts";
+import { CNI_PATH } from "./cni.ts";
 import { Containerd } from "./containerd.ts";
 import { joinCluster, loadCredential, saveCredential } from "./join.ts";
 import { NodeAgent } from "./node.ts";
@@ -56,9 +58,12 @@ async function main() {
   } else if (saved) credential = saved.credential;
   else throw new Error(`not joined yet: --token is required\n${USAGE}`);
 
+  checkPrerequisites();
   const api = new Api({ server, credential, insecure });
   const containerd = new Containerd(a["containerd-address"] as string);
-  const runtimeVersion = await containerd.version();
+  const runtimeVersion = await containerd.version().catch((err: Error) => {
+    throw new Error(`containerd at ${containerd.address} does not answer: ${err.message}`);
+  });
   const node = new NodeAgent(api, {
     nodeName,
     dataDir,
@@ -95,6 +100,27 @@ async function main() {
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+}
+
+/** Host commands the agent runs, with the Debian package that has each. */
+const COMMANDS: [string, string][] = [
+  ["ctr", "containerd"],
+  ["ip", "iproute2"],
+  ["unshare", "util-linux"],
+  ["iptables", "iptables"],
+  ["perl", "perl-base"],
+];
+
+/** Fails with a message naming what to install when a command or CNI plugin is missing. */
+function checkPrerequisites() {
+  const path = (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":");
+  const missing = COMMANDS.filter(([cmd]) => !path.some((d) => existsSync(join(d, cmd)))).map(
+    ([cmd, pkg]) => `${cmd} (${pkg})`,
+  );
+  for (const plugin of ["bridge", "host-local", "portmap"])
+    if (!CNI_PATH.split(":").some((d) => existsSync(join(d, plugin))))
+      missing.push(`CNI plugin ${plugin} (containernetworking-plugins)`);
+  if (missing.length) throw new Error(`missing on this host: ${missing.join(", ")}`);
 }
 
 /** Retry `fn` with back-off (1 s doubling to 30 s) until it succeeds. */
