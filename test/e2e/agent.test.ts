@@ -312,6 +312,7 @@ describe("host agent", () => {
                 name: "c",
                 image: registry.ref("v1"),
                 readinessProbe: { tcpSocket: { port: 81 }, periodSeconds: 1 },
+                resources: { limits: { memory: "64Mi", cpu: "250m" } },
               },
             ],
           },
@@ -344,6 +345,11 @@ describe("host agent", () => {
     }, 30_000);
     expect(ep.subsets[0].addresses ?? []).toEqual([]);
     expect(ep.subsets[0].notReadyAddresses[0].ip).toBe(unready.status.podIP);
+    // Its limits became the container's cgroup limits.
+    const id = unready.status.containerStatuses[0].containerID.replace("containerd://", "");
+    const spec = JSON.parse(await containerd.ctr(["containers", "info", id])).Spec;
+    expect(spec.linux.resources.memory.limit).toBe(64 * 1024 * 1024);
+    expect(spec.linux.resources.cpu.quota / spec.linux.resources.cpu.period).toBe(0.25);
   });
 
   it("runs a Job to Complete, with ConfigMap and Secret values as env and files", async () => {
