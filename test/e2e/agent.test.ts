@@ -240,6 +240,40 @@ describe("host agent", () => {
     await eventually(() => allocatedIPs().length === 2, 10_000);
   });
 
+  it("containers of a pod share its network namespace and hostname", async () => {
+    await kubectl(
+      ["apply", "-f", "-"],
+      manifests({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "duo" },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            { name: "web", image: registry.ref("v1") },
+            {
+              name: "client",
+              image: registry.ref("v1"),
+              command: [
+                "sh",
+                "-c",
+                "until wget -qO- http://localhost/; do sleep 0.2; done; hostname; sleep 3600",
+              ],
+            },
+          ],
+        },
+      }),
+    );
+    await kubectl(["wait", "--for=condition=Ready", "pod/duo", "--timeout=60s"]);
+    const pod = await json(["get", "pod", "duo"]);
+    const log = await eventually(() => {
+      const l = logOf(pod, "client");
+      return l.includes("stdout F duo") && l;
+    }, 30_000);
+    expect(log).toContain(`stdout F ${indexPage("v1").trim()}`);
+    expect(pod.status.containerStatuses.map((c: any) => c.ready)).toEqual([true, true]);
+  });
+
   it("a crashing container restarts with back-off into CrashLoopBackOff", async () => {
     await kubectl([
       "run",
@@ -563,6 +597,7 @@ describe("host agent", () => {
       "pod/unready",
       "pod/ticker",
       "pod/missing",
+      "pod/duo",
       // sh as pid 1 ignores SIGTERM: the grace period given here ends it.
       "--grace-period=2",
       "--wait=false",
