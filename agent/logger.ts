@@ -1,8 +1,9 @@
 // Container output to CRI-format log files. containerd's shim runs a "binary" logger per task
 // (`--log-uri binary:///path?file=<log>`) with the task's stdout on fd 3, stderr on fd 4 and a
 // pipe on fd 5 to close once ready. The logger is a small Perl program (perl is on every Debian
-// and most other hosts; it costs a few MB per container, unlike one Node process each) that
-// timestamps each line:  2026-11-22T04:21:26.123456789Z stdout F hello
+// and most other hosts; measured at about 2.7 MB PSS, 7 MB RSS mostly shared with other perl
+// processes, per container, against ~40 MB for a Node process) that timestamps each line:
+//   2026-11-22T04:21:26.123456789Z stdout F hello
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
