@@ -62,6 +62,8 @@ export interface Adopted {
 
 /** How long ErrImagePull shows before the wait is reported as ImagePullBackOff. */
 const PULL_ERROR_SHOWN_MS = 3000;
+/** How often API-backed volumes (configMap, secret, downwardAPI, projected) are rewritten. */
+const VOLUME_REFRESH_MS = 60_000;
 const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -95,12 +97,18 @@ export class PodWorker {
   private wakeAt = 0;
   private timer?: NodeJS.Timeout;
   private readonly seenAt = Date.now();
+  private volumesAt = 0;
+  /** Whether the pod has volumes whose content comes from the API. */
+  private readonly refreshes: boolean;
 
   constructor(pod: any, rt: Runtime) {
     this.pod = pod;
     this.uid = pod.metadata.uid;
     this.rt = rt;
     this.startTime = pod.status?.startTime;
+    this.refreshes = (pod.spec.volumes ?? []).some(
+      (v: any) => v.configMap || v.secret || v.downwardAPI || v.projected,
+    );
   }
 
   private get key() {
@@ -320,7 +328,9 @@ export class PodWorker {
         return this.report();
       }
     }
-    if (!this.volumes) {
+    // Volumes are written once, then refreshed every minute (ConfigMap and Secret updates reach
+    // running containers, as with the kubelet).
+    if (!this.volumes || (this.refreshes && Date.now() >= this.volumesAt + VOLUME_REFRESH_MS)) {
       try {
         this.volumes = await prepareVolumes(
           this.pod,
@@ -328,13 +338,18 @@ export class PodWorker {
           this.rt.objects,
           this.ctx(),
         );
+        this.volumesAt = Date.now();
+        if (this.refreshes) this.wake(VOLUME_REFRESH_MS);
       } catch (err) {
-        for (const c of [...inits, ...mains])
-          this.record(c).state = {
-            waiting: { reason: "CreateContainerConfigError", message: (err as Error).message },
-          };
-        this.wake(10_000);
-        return this.report();
+        if (this.volumes) this.rt.log(`${this.key}: refreshing volumes: ${(err as Error).message}`);
+        else {
+          for (const c of [...inits, ...mains])
+            this.record(c).state = {
+              waiting: { reason: "CreateContainerConfigError", message: (err as Error).message },
+            };
+          this.wake(10_000);
+          return this.report();
+        }
       }
     }
     let initDone = true;

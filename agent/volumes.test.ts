@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -127,6 +127,21 @@ describe("pod volumes", () => {
         new Map([["v", join(dir, "d")]]),
       ),
     ).toThrow(/escapes/);
+  });
+
+  it("rewrites a volume in place: same directory, changed keys swapped in, removed keys gone", async () => {
+    let data: Record<string, string> = { a: "1", b: "2" };
+    const live: ObjectSource = { configMap: async () => ({ data }), secret: async () => undefined };
+    const p = pod([{ name: "v", configMap: { name: "cfg" } }]);
+    const first = (await prepareVolumes(p, join(dir, "f"), live, ctx)).get("v") as string;
+    const inode = statSync(first).ino;
+    data = { a: "1", c: "3" };
+    const second = (await prepareVolumes(p, join(dir, "f"), live, ctx)).get("v") as string;
+    expect(second).toBe(first);
+    // A bind mount of the directory keeps showing it: it must be the same inode.
+    expect(statSync(second).ino).toBe(inode);
+    expect(readdirSync(second).sort()).toEqual(["a", "c"]);
+    expect(readFileSync(join(second, "c"), "utf8")).toBe("3");
   });
 
   it("maps volumeMounts (with subPath and readOnly) to bind mounts", () => {

@@ -1,8 +1,18 @@
 // Pod volumes as directories under the pod's sandbox dir (emptyDir; configMap, secret,
 // downwardAPI and projected written as files), or host paths (hostPath), bind-mounted into the
 // containers by ctr.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, normalize } from "node:path";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, dirname, join, normalize } from "node:path";
 import {
   ConfigError,
   fieldValue,
@@ -18,15 +28,39 @@ export interface Mount {
   readOnly: boolean;
 }
 
+/**
+ * Makes `dir` hold exactly `files`, in place: the directory is bind-mounted into running
+ * containers, so it is never replaced; changed files are swapped in by rename, stale ones removed.
+ */
 function writeFiles(dir: string, files: Map<string, { data: string; mode: number }>) {
-  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  const wanted = new Set<string>();
   for (const [rel, f] of files) {
     const path = normalize(join(dir, rel));
     if (!path.startsWith(`${dir}/`)) throw new ConfigError(`volume path ${rel} escapes its volume`);
+    wanted.add(path);
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, f.data, { mode: f.mode });
+    let same = false;
+    try {
+      same = readFileSync(path, "utf8") === f.data && (statSync(path).mode & 0o777) === f.mode;
+    } catch {}
+    if (same) continue;
+    const tmp = join(dirname(path), `.${basename(path)}.tmp`);
+    writeFileSync(tmp, f.data, { mode: f.mode });
+    chmodSync(tmp, f.mode);
+    renameSync(tmp, path);
   }
+  const prune = (d: string): boolean => {
+    let empty = true;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, e.name);
+      if (e.isDirectory() && prune(path)) rmSync(path, { recursive: true });
+      else if (e.isDirectory() || wanted.has(path)) empty = false;
+      else rmSync(path, { force: true });
+    }
+    return empty;
+  };
+  prune(dir);
 }
 
 type Files = Map<string, { data: string; mode: number }>;
