@@ -3,7 +3,7 @@
 // before anything is measured. Prints create → Running latency (pods created one at a time, then
 // all at once) next to raw `ctr run -d` of the same image on the same containerd, and the agent's
 // memory with 20 pods running.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:https";
 import { run } from "../scripts/run.ts";
 import { startCluster } from "../test/e2e/cluster.ts";
@@ -16,6 +16,8 @@ const PODS = 30;
 const RSS_PODS = 20;
 const RAW_RUNS = 30;
 const NS = "default";
+/** The agent runs on the machine's Node (Debian 12: Node 20) as install.sh would pick it. */
+const NODE = existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath;
 const LABEL = "kubeflare-bench=agent";
 /** The raw runs use a containerd namespace of their own, away from the agent's. */
 const RAW_NAMESPACE = "bench-raw";
@@ -124,6 +126,7 @@ export async function benchAgent() {
       kubeconfig: cluster.kubeconfig,
       nodeName: "bench-agent",
       registries: [registry.host],
+      node: NODE,
     });
     const { containerd } = host;
     const http = client(cluster.server, cluster.token);
@@ -208,7 +211,10 @@ export async function benchAgent() {
     const target = rawS.p99 + 300;
     const verdict = (p99: number) => (p99 <= target ? "met" : "MISSED");
     const version = await run("containerd", ["--version"], { quiet: true });
-    console.log(`\nPod startup on this host (${version.trim()}), image present`);
+    const nodeVersion = await run(NODE, ["--version"], { quiet: true });
+    console.log(
+      `\nPod startup on this host (${version.trim()}; agent on Node ${nodeVersion.trim()}), image present`,
+    );
     console.log(`  raw ctr run -d (task started)     ${line(rawS)}`);
     console.log(
       `  create → Running, one at a time   ${line(seqS)}   p99 ≤ raw + 300 ms (${target.toFixed(0)} ms): ${verdict(seqS.p99)}`,
