@@ -24,6 +24,7 @@ const RAW_NAMESPACE = "bench-raw";
 
 interface Pod {
   metadata: { name: string };
+  spec?: { nodeName?: string };
   status?: {
     phase?: string;
     containerStatuses?: { started?: boolean; state?: { running?: unknown } }[];
@@ -35,9 +36,13 @@ const running = (p: Pod) =>
   !!p.status.containerStatuses?.length &&
   p.status.containerStatuses.every((c) => c.started && c.state?.running);
 
-/** Watches the bench's pods; `when(name)` resolves at the first event showing it Running. */
+/**
+ * Watches the bench's pods; `when(name)` resolves at the first event showing it Running, and
+ * `boundAt(name)` is when an event first showed it bound to the node.
+ */
 function watchRunning(server: string, token: string) {
   const seen = new Map<string, number>();
+  const bound = new Map<string, number>();
   const waiters = new Map<string, (t: number) => void>();
   const url = new URL(server);
   const req = request({
@@ -63,6 +68,7 @@ function watchRunning(server: string, token: string) {
           if (!line.trim()) continue;
           const ev = JSON.parse(line) as { type: string; object: Pod };
           const name = ev.object.metadata?.name;
+          if (name && ev.object.spec?.nodeName && !bound.has(name)) bound.set(name, t);
           if (ev.type === "DELETED" || !name || seen.has(name) || !running(ev.object)) continue;
           seen.set(name, t);
           waiters.get(name)?.(t);
@@ -80,6 +86,7 @@ function watchRunning(server: string, token: string) {
         if (t !== undefined) resolve(t);
         else waiters.set(name, resolve);
       }),
+    boundAt: (name: string) => bound.get(name) ?? Number.NaN,
     close: () => req.destroy(),
   };
 }
@@ -133,11 +140,15 @@ export async function benchAgent() {
     const watch = watchRunning(cluster.server, cluster.token);
     await watch.opened;
 
+    // Each pod's create → Running, and how much of it passed before the pod was bound.
+    const toBound: number[] = [];
     const create = async (name: string) => {
       const t0 = performance.now();
       const r = await http("POST", `/api/v1/namespaces/${NS}/pods`, podManifest(name, image));
       if (r.status !== 201) throw new Error(`creating pod ${name}: ${r.status} ${r.body}`);
-      return (await withTimeout(watch.when(name), 120_000, `pod ${name} Running`)) - t0;
+      const t = await withTimeout(watch.when(name), 120_000, `pod ${name} Running`);
+      toBound.push(watch.boundAt(name) - t0);
+      return t - t0;
     };
     const deleteAll = async () => {
       await http("DELETE", `/api/v1/namespaces/${NS}/pods?labelSelector=${LABEL}`);
@@ -152,41 +163,48 @@ export async function benchAgent() {
     // Warm-up: the agent pulls the image (and remembers its digest), so every measured pod
     // starts with the image present.
     await create("warmup");
+    toBound.splice(0);
     await deleteAll();
 
-    // Raw containerd: `ctr run -d` returns once the task has started.
+    // Raw containerd: `ctr run -d` returns once the task has started; one at a time, then a burst.
     await containerd.ctr(["images", "pull", "--plain-http", image], { namespace: RAW_NAMESPACE });
-    const raw: number[] = [];
-    for (let i = 0; i < RAW_RUNS; i++) {
+    const rawCtr = (args: string[]) => containerd.ctr(args, { namespace: RAW_NAMESPACE });
+    const rawRun = async (id: string) => {
       const t0 = performance.now();
-      await containerd.ctr(["run", "-d", image, `raw-${i}`], { namespace: RAW_NAMESPACE });
-      raw.push(performance.now() - t0);
-    }
-    for (let i = 0; i < RAW_RUNS; i++) {
-      await containerd.ctr(["tasks", "kill", "-s", "SIGKILL", `raw-${i}`], {
-        namespace: RAW_NAMESPACE,
-      });
-    }
-    for (let i = 0; i < RAW_RUNS; i++) {
-      for (let tries = 0; ; tries++) {
-        try {
-          await containerd.ctr(["tasks", "delete", `raw-${i}`], { namespace: RAW_NAMESPACE });
-          break;
-        } catch (err) {
-          if (tries > 50) throw err;
-          await new Promise((r) => setTimeout(r, 100));
+      await rawCtr(["run", "-d", image, id]);
+      return performance.now() - t0;
+    };
+    const rawClean = async (ids: string[]) => {
+      for (const id of ids) await rawCtr(["tasks", "kill", "-s", "SIGKILL", id]);
+      for (const id of ids) {
+        for (let tries = 0; ; tries++) {
+          try {
+            await rawCtr(["tasks", "delete", id]);
+            break;
+          } catch (err) {
+            if (tries > 50) throw err;
+            await new Promise((r) => setTimeout(r, 100));
+          }
         }
+        await rawCtr(["containers", "delete", id]);
       }
-      await containerd.ctr(["containers", "delete", `raw-${i}`], { namespace: RAW_NAMESPACE });
-    }
+    };
+    const rawIds = (prefix: string) => Array.from({ length: RAW_RUNS }, (_, i) => `${prefix}-${i}`);
+    const raw: number[] = [];
+    for (const id of rawIds("raw")) raw.push(await rawRun(id));
+    await rawClean(rawIds("raw"));
+    const rawBurst = await Promise.all(rawIds("raw-burst").map(rawRun));
+    await rawClean(rawIds("raw-burst"));
 
     // One at a time: each pod is created once the previous one runs (they stay up meanwhile).
     const sequential: number[] = [];
     for (let i = 0; i < PODS; i++) sequential.push(await create(`seq-${i}`));
+    const seqBound = toBound.splice(0);
     await deleteAll();
 
     // A burst: all pods created at once, each timed from its own create request.
     const burst = await Promise.all(Array.from({ length: PODS }, (_, i) => create(`burst-${i}`)));
+    const burstBound = toBound.splice(0);
 
     // Memory with 20 pods: the burst's last ten go, then a few probe and status rounds pass.
     for (let i = RSS_PODS; i < PODS; i++)
@@ -205,25 +223,29 @@ export async function benchAgent() {
     watch.close();
     await deleteAll();
 
-    const rawS = stats(raw);
-    const seqS = stats(sequential);
-    const burstS = stats(burst);
-    const target = rawS.p99 + 300;
-    const verdict = (p99: number) => (p99 <= target ? "met" : "MISSED");
     const version = await run("containerd", ["--version"], { quiet: true });
     const nodeVersion = await run(NODE, ["--version"], { quiet: true });
+    const verdict = (p99: number, base: number) =>
+      `p99 ≤ raw + 300 ms (${(base + 300).toFixed(0)} ms): ${p99 <= base + 300 ? "met" : "MISSED"}`;
+    const rawS = stats(raw);
+    const rawBurstS = stats(rawBurst);
+    const seqS = stats(sequential);
+    const burstS = stats(burst);
     console.log(
-      `\nPod startup on this host (${version.trim()}; agent on Node ${nodeVersion.trim()}), image present`,
+      `\nPod startup (${version.trim()}; agent on Node ${nodeVersion.trim()}), image present`,
     );
-    console.log(`  raw ctr run -d (task started)     ${line(rawS)}`);
+    console.log(`  raw ctr run -d, one at a time        ${line(rawS)}`);
+    console.log(`  raw ctr run -d, ${RAW_RUNS} at once          ${line(rawBurstS)}`);
     console.log(
-      `  create → Running, one at a time   ${line(seqS)}   p99 ≤ raw + 300 ms (${target.toFixed(0)} ms): ${verdict(seqS.p99)}`,
+      `  create → Running, one at a time      ${line(seqS)}   ${verdict(seqS.p99, rawS.p99)}`,
     );
+    console.log(`    of which create → bound            ${line(stats(seqBound))}`);
     console.log(
-      `  create → Running, burst of ${PODS}     ${line(burstS)}   p99 ≤ raw + 300 ms: ${verdict(burstS.p99)}`,
+      `  create → Running, ${PODS} at once        ${line(burstS)}   ${verdict(burstS.p99, rawBurstS.p99)}`,
     );
+    console.log(`    of which create → bound            ${line(stats(burstBound))}`);
     console.log(
-      `  agent memory with ${RSS_PODS} pods (${tasks.length} tasks running): RSS ${mem.rss.toFixed(1)} MB, peak ${mem.hwm.toFixed(1)} MB   (target: RSS ≤ 60 MB): ${mem.rss <= 60 ? "met" : "MISSED"}`,
+      `  agent with ${RSS_PODS} pods (${tasks.length} tasks running), after the runs above: RSS ${mem.rss.toFixed(1)} MB, peak (VmHWM) ${mem.hwm.toFixed(1)} MB   (target: RSS ≤ 60 MB): ${mem.rss <= 60 ? "met" : "MISSED"}`,
     );
   } finally {
     await host?.stop();
