@@ -8,7 +8,7 @@ import { request } from "node:https";
 import { run } from "../scripts/run.ts";
 import { startCluster } from "../test/e2e/cluster.ts";
 import { type Host, joinHost } from "../test/e2e/host.ts";
-import { startRegistry } from "../test/e2e/image.ts";
+import { type Registry, startRegistry } from "../test/e2e/image.ts";
 import { client } from "./http.ts";
 import { percentile } from "./stats.ts";
 
@@ -124,9 +124,12 @@ const line = (s: ReturnType<typeof stats>) =>
   `n=${s.n}  p50=${s.p50.toFixed(0)} ms  p99=${s.p99.toFixed(0)} ms`;
 
 export async function benchAgent() {
-  const [cluster, registry] = await Promise.all([startCluster(), startRegistry()]);
+  const cluster = await startCluster();
+  let registry: Registry | undefined;
   let host: Host | undefined;
+  let phase = "joining the host";
   try {
+    registry = await startRegistry();
     const image = await registry.push("v1");
     host = await joinHost({
       server: cluster.server,
@@ -160,12 +163,14 @@ export async function benchAgent() {
       }
     };
 
+    phase = "warm-up";
     // Warm-up: the agent pulls the image (and remembers its digest), so every measured pod
     // starts with the image present.
     await create("warmup");
     toBound.splice(0);
     await deleteAll();
 
+    phase = "raw ctr run";
     // Raw containerd: `ctr run -d` returns once the task has started; one at a time, then a burst.
     await containerd.ctr(["images", "pull", "--plain-http", image], { namespace: RAW_NAMESPACE });
     const rawCtr = (args: string[]) => containerd.ctr(args, { namespace: RAW_NAMESPACE });
@@ -196,16 +201,19 @@ export async function benchAgent() {
     const rawBurst = await Promise.all(rawIds("raw-burst").map(rawRun));
     await rawClean(rawIds("raw-burst"));
 
+    phase = "pods one at a time";
     // One at a time: each pod is created once the previous one runs (they stay up meanwhile).
     const sequential: number[] = [];
     for (let i = 0; i < PODS; i++) sequential.push(await create(`seq-${i}`));
     const seqBound = toBound.splice(0);
     await deleteAll();
 
+    phase = "pods in a burst";
     // A burst: all pods created at once, each timed from its own create request.
     const burst = await Promise.all(Array.from({ length: PODS }, (_, i) => create(`burst-${i}`)));
     const burstBound = toBound.splice(0);
 
+    phase = "memory";
     // Memory with 20 pods: the burst's last ten go, then a few probe and status rounds pass.
     for (let i = RSS_PODS; i < PODS; i++)
       await http("DELETE", `/api/v1/namespaces/${NS}/pods/burst-${i}`);
@@ -220,6 +228,17 @@ export async function benchAgent() {
       .split("\n")
       .filter((l) => /RUNNING/.test(l));
     const mem = memoryOf(host.agent.pid);
+    // The same 20 pods under a freshly started agent, which adopts them: memory without the
+    // history of the runs above.
+    phase = "memory after a restart";
+    await host.agent.stop();
+    const fresh = host.restartAgent();
+    for (let i = 0; (fresh.output().match(/: adopted /g) ?? []).length < RSS_PODS; i++) {
+      if (i > 600) throw new Error(`the restarted agent did not adopt ${RSS_PODS} pods`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 15_000));
+    const memFresh = memoryOf(fresh.pid);
     watch.close();
     await deleteAll();
 
@@ -247,9 +266,15 @@ export async function benchAgent() {
     console.log(
       `  agent with ${RSS_PODS} pods (${tasks.length} tasks running), after the runs above: RSS ${mem.rss.toFixed(1)} MB, peak (VmHWM) ${mem.hwm.toFixed(1)} MB   (target: RSS ≤ 60 MB): ${mem.rss <= 60 ? "met" : "MISSED"}`,
     );
+    console.log(
+      `  agent restarted with the same ${RSS_PODS} pods (adopted): RSS ${memFresh.rss.toFixed(1)} MB, peak (VmHWM) ${memFresh.hwm.toFixed(1)} MB   (target: RSS ≤ 60 MB): ${memFresh.rss <= 60 ? "met" : "MISSED"}`,
+    );
+  } catch (err) {
+    const log = `control plane:\n${cluster.output().slice(-3000)}\nagent:\n${host?.agent.output().slice(-3000)}`;
+    throw new Error(`agent bench failed during ${phase}\n${log}`, { cause: err });
   } finally {
     await host?.stop();
-    await registry.stop();
+    await registry?.stop();
     await cluster.destroy();
   }
 }
