@@ -30,10 +30,13 @@ async function rolledOut(timeoutSeconds: number) {
   const args = ["rollout", "status", "deployment/web", `--timeout=${timeoutSeconds}s`];
   const r = await cluster.kubectlResult(args, { timeoutMs: (timeoutSeconds + 30) * 1000 });
   if (r.code === 0) return;
-  const pods = await cluster.kubectl(["get", "pods", "-o", "wide"]);
-  const nodes = await cluster.kubectl(["get", "nodes", "-o", "wide"]);
+  const show = async (kind: string) => {
+    const g = await cluster.kubectlResult(["get", kind, "-o", "wide"]);
+    return g.stdout + g.stderr;
+  };
+  const [pods, nodes] = [await show("pods"), await show("nodes")];
   throw new Error(
-    `rollout not done: ${r.stdout}${r.stderr}\n${pods}\n${nodes}\nhost-1:\n${host1.agent.output()}\nhost-2:\n${host2.agent.output()}`,
+    `rollout not done: ${r.stdout}${r.stderr}\n${pods}\n${nodes}\nhost-1:\n${host1.agent.output()}\nhost-2:\n${host2.agent.output()}\ncontrol plane:\n${cluster.output().slice(-2000)}`,
   );
 }
 
@@ -121,7 +124,7 @@ describe("two hosts", () => {
       expect(p.status.hostIP).toBe(host2.address);
       expect(tasks2).toContain(p.status.containerStatuses[0].containerID.split("://")[1]);
     }
-  });
+  }, 200_000);
 
   it("a host whose agent is killed goes Unknown, is tainted, and its pods are replaced on the other", async () => {
     const lost = (await webPods()).filter((p) => p.spec.nodeName === "host-2");
@@ -162,7 +165,7 @@ describe("two hosts", () => {
       if (now.code === 0) expect(JSON.parse(now.stdout).metadata.deletionTimestamp).toBeTruthy();
     }
     await rolledOut(60);
-  });
+  }, 200_000);
 
   it("the restarted agent brings its node back to Ready and finishes its evicted pods", async () => {
     host2.restartAgent();
@@ -191,5 +194,5 @@ describe("two hosts", () => {
     await rolledOut(120);
     const pods = live(await webPods());
     expect(pods.some((p) => p.spec.nodeName === "host-2")).toBe(true);
-  });
+  }, 200_000);
 });
