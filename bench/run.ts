@@ -1,4 +1,5 @@
 // `npm run bench`: every benchmark, printing figures. `npm run bench -- api` runs one.
+import { benchAgent } from "./agent.ts";
 import { benchApi } from "./api.ts";
 import { benchDeployment } from "./deployment.ts";
 import { benchScheduler } from "./scheduler.ts";
@@ -7,6 +8,7 @@ const benches: Record<string, () => Promise<void>> = {
   api: benchApi,
   scheduler: benchScheduler,
   deployment: benchDeployment,
+  agent: benchAgent,
 };
 
 const only = process.argv.slice(2);

@@ -35,7 +35,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
  */
 export async function startOwnContainerd(
   dir: string,
-  opts: { logFile?: string; onOutput?: (chunk: string) => void; timeoutMs?: number } = {},
+  opts: {
+    logFile?: string;
+    onOutput?: (chunk: string) => void;
+    timeoutMs?: number;
+    /** Command that execs containerd, e.g. `nsenter --net=<netns> --` for a simulated host. */
+    wrap?: string[];
+  } = {},
 ): Promise<OwnContainerd> {
   mkdirSync(dir, { recursive: true });
   const address = join(dir, "containerd.sock");
@@ -43,7 +49,8 @@ export async function startOwnContainerd(
   writeFileSync(configPath, config(dir, address));
   const fd = opts.logFile ? openSync(opts.logFile, "a") : undefined;
   const out = fd ?? "pipe";
-  const child = spawn("containerd", ["--config", configPath], { stdio: ["ignore", out, out] });
+  const [cmd, ...args] = [...(opts.wrap ?? []), "containerd", "--config", configPath];
+  const child = spawn(cmd, args, { stdio: ["ignore", out, out] });
   if (fd !== undefined) closeSync(fd);
   const onOutput = opts.onOutput ?? (() => {});
   child.stdout?.on("data", (d) => onOutput(String(d)));

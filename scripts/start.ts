@@ -2,6 +2,7 @@
 // persisted under .kubeflare/, plus a kubeconfig for kubectl; when this machine can run
 // containers (root, containerd, CNI plugins), also a one-node cluster: containerd and the agent.
 //   node scripts/start.ts [--port 6443] [--state .kubeflare] [--no-node] [--registries FILE]
+//                         [--var NAME=VALUE]…
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -23,9 +24,13 @@ const { values: args } = parseArgs({
     "no-node": { type: "boolean", default: false },
     /** The local node's registry mirrors and plain-HTTP registries (k3s registries.yaml). */
     registries: { type: "string" },
+    /** Overrides a wrangler.toml var, e.g. `--var NODE_MONITOR_GRACE_SECONDS=15` (repeatable). */
+    var: { type: "string", multiple: true, default: [] },
   },
 });
 const port = Number(args.port);
+for (const v of args.var as string[])
+  if (!/^[A-Z_][A-Z0-9_]*=/.test(v)) throw new Error(`--var wants NAME=VALUE, got "${v}"`);
 const state = resolve(args.state as string);
 const env = {
   ...process.env,
@@ -112,6 +117,7 @@ async function main() {
       state,
       "--show-interactive-dev-session=false",
       ...(args.bench ? ["--var", "KUBEFLARE_BENCH:1"] : []),
+      ...(args.var as string[]).flatMap((v) => ["--var", v.replace("=", ":")]),
     ],
     { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] },
   );

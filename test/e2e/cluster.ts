@@ -46,6 +46,8 @@ export interface Cluster {
   token: string;
   port: number;
   state: string;
+  /** What the control plane (scripts/start.ts, wrangler dev) printed since it last started. */
+  output(): string;
   /** Runs kubectl against this cluster; stdout, or throws with stderr. */
   kubectl(args: string[], opts?: KubectlOptions): Promise<string>;
   /** Runs kubectl against this cluster; never throws on a non-zero exit. */
@@ -322,6 +324,7 @@ export async function startCluster(
     token,
     port,
     state,
+    output: () => running?.output() ?? "",
     kubectlResult,
     async kubectl(args, o) {
       const r = await kubectlResult(args, o);

@@ -4,6 +4,7 @@
 // nftables table of ours.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BRIDGE, Cni, NETNS_PREFIX, netnsName, netnsPath } from "../../agent/cni.ts";
@@ -86,13 +87,13 @@ export interface Containerd {
 
 /** Starts a containerd of the test's own and waits until it answers. */
 export async function startContainerd(
-  opts: { dir?: string; agentDataDir?: string } = {},
+  opts: { dir?: string; agentDataDir?: string; wrap?: string[] } = {},
 ): Promise<Containerd> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "kubeflare-host-"));
   let log = "";
   let own: OwnContainerd;
   try {
-    own = await startOwnContainerd(dir, { onOutput: (d) => (log += d) });
+    own = await startOwnContainerd(dir, { onOutput: (d) => (log += d), wrap: opts.wrap });
   } catch (err) {
     await unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
@@ -295,6 +296,8 @@ export interface AgentOptions {
   node?: string;
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Command that execs the agent, e.g. `nsenter --net=<netns> --` for a simulated host. */
+  wrap?: string[];
 }
 
 export interface Agent {
@@ -332,7 +335,8 @@ export function agentArgs(o: AgentOptions): string[] {
 
 /** Starts the agent in the foreground (its own process group), output captured. */
 export function startAgent(o: AgentOptions): Agent {
-  const child = spawn(o.node ?? process.execPath, agentArgs(o), {
+  const [cmd, ...args] = [...(o.wrap ?? []), o.node ?? process.execPath, ...agentArgs(o)];
+  const child = spawn(cmd, args, {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
     env: o.env ?? process.env,
@@ -455,6 +459,8 @@ export async function joinHost(o: {
   nodeName: string;
   registries?: string[];
   readyTimeoutMs?: number;
+  /** Node binary install.sh runs the agent with (KUBEFLARE_NODE); default: `node` on PATH. */
+  node?: string;
 }): Promise<Host> {
   const containerd = await startContainerd();
   const dataDir = containerd.agentDataDir;
@@ -468,11 +474,13 @@ export async function joinHost(o: {
     dataDir,
     containerdAddress: containerd.address,
     registries,
+    node: o.node,
   };
   let agent: Agent | undefined;
   try {
     const token = await createJoinToken(o.kubeconfig, `e2e host ${o.nodeName}`);
-    agent = installAgent({ ...common, token, installDir });
+    const env = o.node ? { ...process.env, KUBEFLARE_NODE: o.node } : undefined;
+    agent = installAgent({ ...common, token, installDir, env });
     await waitNodeReady(o.kubeconfig, o.nodeName, agent, o.readyTimeoutMs ?? 60_000);
   } catch (err) {
     await agent?.stop();
@@ -514,5 +522,158 @@ async function waitNodeReady(kubeconfig: string, name: string, agent: Agent, tim
     if (Date.now() > deadline)
       throw new Error(`node ${name} not Ready after ${timeoutMs} ms:\n${agent.output()}`);
     await sleep(250);
+  }
+}
+
+/** TEST-NET-2 (RFC 5737): the links of simulated hosts to the root namespace, one /30 each. */
+const LINK_NET = "198.51.100";
+
+/** Forwards TCP from `listenHost:port` to `targetHost:port` (in this process, this namespace). */
+async function forwardTcp(listenHost: string, port: number, targetHost: string) {
+  const sockets = new Set<Socket>();
+  const server = createServer((down) => {
+    const up = connect(port, targetHost);
+    const end = () => {
+      down.destroy();
+      up.destroy();
+      sockets.delete(down);
+      sockets.delete(up);
+    };
+    sockets.add(down).add(up);
+    for (const s of [down, up]) {
+      s.on("error", end);
+      s.on("close", end);
+    }
+    down.pipe(up);
+    up.pipe(down);
+  });
+  await new Promise<void>((res, rej) => {
+    server.once("error", rej);
+    server.listen(port, listenHost, res);
+  });
+  return {
+    close: () =>
+      new Promise<void>((res) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => res());
+      }),
+  };
+}
+
+export interface NetnsHost extends Host {
+  /** The host's network namespace (under /run/netns). */
+  netns: string;
+  /** The host's address on its link; the root namespace is `gateway`. */
+  address: string;
+  gateway: string;
+}
+
+/**
+ * A second host on this machine, as DESIGN.md simulates one: a network namespace with its own
+ * containerd and agent (both started through `nsenter --net`, so they share the machine's mounts
+ * and cgroups but not its network). A veth pair links it to the root namespace with a /30 of
+ * TEST-NET-2 (`index` picks which); the control plane and the registries listen on loopback in
+ * the root namespace, so TCP forwarders on the link's root end carry their ports, and the agent
+ * pulls `127.0.0.1:port` images through a registries.yaml mirror on the link address. Its pods
+ * get their own `kubeflare0` bridge inside the namespace. Resolves once its Node is Ready.
+ */
+export async function joinNetnsHost(o: {
+  server: string;
+  kubeconfig: string;
+  nodeName: string;
+  registries?: string[];
+  index?: number;
+  readyTimeoutMs?: number;
+}): Promise<NetnsHost> {
+  const index = o.index ?? 0;
+  const gateway = `${LINK_NET}.${4 * index + 1}`;
+  const address = `${LINK_NET}.${4 * index + 2}`;
+  const tag = Math.random().toString(36).slice(2, 8);
+  const netns = `kfsim-${tag}`;
+  const link = `kfsim${tag}`;
+  const wrap = ["nsenter", `--net=/run/netns/${netns}`, "--"];
+  const forwarders: { close(): Promise<void> }[] = [];
+  let containerd: Containerd | undefined;
+  let agent: Agent | undefined;
+
+  const teardown = async () => {
+    await agent?.stop();
+    let podUIDs: string[] = [];
+    try {
+      podUIDs = readdirSync(join(containerd?.agentDataDir ?? "", "cni", "results"))
+        .filter((f) => f.endsWith(".json"))
+        .map((f) => f.slice(0, -5));
+    } catch {}
+    // The host's bridge, veths and rules go with its namespace; its pods' namespaces go here.
+    await containerd?.stop({ network: false });
+    for (const uid of podUIDs)
+      if (existsSync(netnsPath(uid))) await run("ip", ["netns", "delete", netnsName(uid)]);
+    for (const f of forwarders) await f.close();
+    if (existsSync(`/run/netns/${netns}`)) {
+      for (const pid of lines(await run("ip", ["netns", "pids", netns], { quiet: true }))) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {}
+      }
+      await run("ip", ["link", "delete", `${link}h`], { quiet: true }).catch(() => {});
+      await run("ip", ["netns", "delete", netns], { quiet: true });
+    }
+  };
+
+  try {
+    const ip = (...args: string[]) => run("ip", args, { quiet: true });
+    await ip("netns", "add", netns);
+    await ip("link", "add", `${link}h`, "type", "veth", "peer", "name", `${link}n`, "netns", netns);
+    await ip("addr", "add", `${gateway}/30`, "dev", `${link}h`);
+    await ip("link", "set", `${link}h`, "up");
+    await ip("-n", netns, "link", "set", "lo", "up");
+    await ip("-n", netns, "addr", "add", `${address}/30`, "dev", `${link}n`);
+    await ip("-n", netns, "link", "set", `${link}n`, "up");
+    await ip("-n", netns, "route", "add", "default", "via", gateway);
+
+    const server = new URL(o.server);
+    forwarders.push(await forwardTcp(gateway, Number(server.port), server.hostname));
+    server.hostname = gateway;
+    let mirrors = "";
+    for (const r of o.registries ?? []) {
+      const [host, port] = r.split(":");
+      forwarders.push(await forwardTcp(gateway, Number(port), host));
+      mirrors += `  "${r}":\n    endpoint:\n      - "http://${gateway}:${port}"\n`;
+    }
+
+    containerd = await startContainerd({ wrap });
+    const registries = mirrors ? join(containerd.dir, "registries.yaml") : undefined;
+    if (registries) writeFileSync(registries, `mirrors:\n${mirrors}`);
+    const common: AgentOptions = {
+      server: server.origin,
+      nodeName: o.nodeName,
+      dataDir: containerd.agentDataDir,
+      containerdAddress: containerd.address,
+      registries,
+      wrap,
+    };
+    const token = await createJoinToken(o.kubeconfig, `e2e netns host ${o.nodeName}`);
+    agent = startAgent({ ...common, token });
+    await waitNodeReady(o.kubeconfig, o.nodeName, agent, o.readyTimeoutMs ?? 60_000);
+    const host: NetnsHost = {
+      nodeName: o.nodeName,
+      containerd,
+      agent,
+      dataDir: containerd.agentDataDir,
+      bundle: AGENT_BUNDLE,
+      netns,
+      address,
+      gateway,
+      restartAgent() {
+        agent = startAgent(common);
+        host.agent = agent;
+        return agent;
+      },
+      stop: teardown,
+    };
+    return host;
+  } catch (err) {
+    await teardown();
+    throw err;
   }
 }

@@ -1,0 +1,198 @@
+// Two hosts on one machine: host 1 in the root network namespace, host 2 a network namespace with
+// its own containerd and agent (joinNetnsHost). The control plane runs with a short node monitor
+// grace and default toleration, so a host whose agent dies is seen Unknown, tainted, and its pods
+// replaced on the other host within seconds; when its agent comes back the node is Ready again.
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, eventually, startCluster } from "./cluster.ts";
+import { type Host, joinHost, joinNetnsHost, type NetnsHost } from "./host.ts";
+import { type Registry, startRegistry } from "./image.ts";
+
+// Twice the agent's 10 s Lease renewal: a busy machine must not make a live node look lost.
+const GRACE_SECONDS = 20;
+const TOLERATION_SECONDS = 5;
+
+let cluster: Cluster;
+let registry: Registry;
+let host1: Host;
+let host2: NetnsHost;
+
+const json = async (args: string[]) => JSON.parse(await cluster.kubectl([...args, "-o", "json"]));
+
+const webPods = async () => (await json(["get", "pods", "-l", "app=web"])).items as any[];
+const live = (pods: any[]) => pods.filter((p) => !p.metadata.deletionTimestamp);
+const running = (p: any) =>
+  p.status?.phase === "Running" && p.status.containerStatuses?.every((c: any) => c.ready);
+const readyOf = (node: any) => node.status.conditions.find((c: any) => c.type === "Ready");
+
+/** kubectl rollout status; on failure, says where the pods are and what the agents printed. */
+async function rolledOut(timeoutSeconds: number) {
+  const args = ["rollout", "status", "deployment/web", `--timeout=${timeoutSeconds}s`];
+  const r = await cluster.kubectlResult(args, { timeoutMs: (timeoutSeconds + 30) * 1000 });
+  if (r.code === 0) return;
+  const show = async (kind: string) => {
+    const g = await cluster.kubectlResult(["get", kind, "-o", "wide"]);
+    return g.stdout + g.stderr;
+  };
+  const [pods, nodes] = [await show("pods"), await show("nodes")];
+  throw new Error(
+    `rollout not done: ${r.stdout}${r.stderr}\n${pods}\n${nodes}\nhost-1:\n${host1.agent.output()}\nhost-2:\n${host2.agent.output()}\ncontrol plane:\n${cluster.output().slice(-2000)}`,
+  );
+}
+
+beforeAll(async () => {
+  [cluster, registry] = await Promise.all([
+    startCluster({
+      args: [
+        "--var",
+        `NODE_MONITOR_GRACE_SECONDS=${GRACE_SECONDS}`,
+        "--var",
+        `DEFAULT_TOLERATION_SECONDS=${TOLERATION_SECONDS}`,
+      ],
+    }),
+    startRegistry(),
+  ]);
+  await registry.push("v1");
+  const common = {
+    server: cluster.server,
+    kubeconfig: cluster.kubeconfig,
+    registries: [registry.host],
+  };
+  [host1, host2] = await Promise.all([
+    joinHost({ ...common, nodeName: "host-1" }),
+    joinNetnsHost({ ...common, nodeName: "host-2" }),
+  ]);
+}, 240_000);
+
+afterAll(async () => {
+  try {
+    await host2?.stop();
+    await host1?.stop();
+  } finally {
+    await registry?.stop();
+    await cluster?.destroy();
+  }
+  // Host 2 leaves no network namespace behind.
+  if (host2) expect(existsSync(`/run/netns/${host2.netns}`)).toBe(false);
+});
+
+describe("two hosts", () => {
+  it("host 2 lives in its own network namespace with its own pod CIDR", async () => {
+    const nodes = (await json(["get", "nodes"])).items as any[];
+    const byName = Object.fromEntries(nodes.map((n) => [n.metadata.name, n]));
+    expect(readyOf(byName["host-1"]).status).toBe("True");
+    expect(readyOf(byName["host-2"]).status).toBe("True");
+    expect(byName["host-1"].spec.podCIDR).not.toBe(byName["host-2"].spec.podCIDR);
+    expect(byName["host-2"].status.addresses).toContainEqual({
+      type: "InternalIP",
+      address: host2.address,
+    });
+  });
+
+  it("spreads a Deployment over both hosts, each pod running in its host's containerd", async () => {
+    await cluster.kubectl(["apply", "-f", "-"], {
+      input: JSON.stringify({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "web" },
+        spec: {
+          replicas: 4,
+          selector: { matchLabels: { app: "web" } },
+          template: {
+            metadata: { labels: { app: "web" } },
+            spec: {
+              terminationGracePeriodSeconds: 1,
+              containers: [
+                {
+                  name: "httpd",
+                  image: registry.ref("v1"),
+                  readinessProbe: { httpGet: { path: "/", port: 80 }, periodSeconds: 1 },
+                },
+              ],
+            },
+          },
+        },
+      }),
+    });
+    await rolledOut(120);
+    const pods = await webPods();
+    const on = (node: string) => pods.filter((p) => p.spec.nodeName === node);
+    expect(on("host-1").length).toBeGreaterThan(0);
+    expect(on("host-2").length).toBeGreaterThan(0);
+    const tasks2 = await host2.containerd.ctr(["tasks", "ls"]);
+    for (const p of on("host-2")) {
+      expect(p.status.hostIP).toBe(host2.address);
+      expect(tasks2).toContain(p.status.containerStatuses[0].containerID.split("://")[1]);
+    }
+  }, 200_000);
+
+  it("a host whose agent is killed goes Unknown, is tainted, and its pods are replaced on the other", async () => {
+    const lost = (await webPods()).filter((p) => p.spec.nodeName === "host-2");
+    const t0 = Date.now();
+    await host2.agent.kill();
+
+    const node = await eventually(
+      async () => {
+        const n = await json(["get", "node", "host-2"]);
+        return readyOf(n).status === "Unknown" && n;
+      },
+      (GRACE_SECONDS + 30) * 1000,
+      500,
+    );
+    const unknownAfter = (Date.now() - t0) / 1000;
+    // Not before the grace: the lease renewed before the kill still counted.
+    expect(unknownAfter).toBeGreaterThan(GRACE_SECONDS - 10);
+    expect(node.spec.taints).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: "node.kubernetes.io/unreachable", effect: "NoExecute" }),
+        expect.objectContaining({ key: "node.kubernetes.io/unreachable", effect: "NoSchedule" }),
+      ]),
+    );
+    // Its pods are evicted after their toleration and replaced on host 1.
+    await eventually(
+      async () => {
+        const pods = live(await webPods());
+        return (
+          pods.length === 4 && pods.every((p) => p.spec.nodeName === "host-1" && running(p)) && pods
+        );
+      },
+      (TOLERATION_SECONDS + 60) * 1000,
+      500,
+    );
+    for (const p of lost) {
+      const now = await cluster.kubectlResult(["get", "pod", p.metadata.name, "-o", "json"]);
+      // Gone, or terminating until its kubelet confirms.
+      if (now.code === 0) expect(JSON.parse(now.stdout).metadata.deletionTimestamp).toBeTruthy();
+    }
+    await rolledOut(60);
+  }, 200_000);
+
+  it("the restarted agent brings its node back to Ready and finishes its evicted pods", async () => {
+    host2.restartAgent();
+    await eventually(
+      async () => {
+        const n = await json(["get", "node", "host-2"]);
+        return (
+          readyOf(n).status === "True" &&
+          !(n.spec.taints ?? []).some((t: any) => t.key === "node.kubernetes.io/unreachable")
+        );
+      },
+      60_000,
+      500,
+    );
+    // The pods evicted from host 2 end there: no container of them left in its containerd.
+    await eventually(
+      async () => (await webPods()).every((p) => p.spec.nodeName === "host-1"),
+      60_000,
+    );
+    await eventually(
+      async () => (await host2.containerd.ctr(["containers", "ls", "-q"])).trim() === "",
+      30_000,
+    );
+    // The node takes new pods again.
+    await cluster.kubectl(["scale", "deployment/web", "--replicas=8"]);
+    await rolledOut(120);
+    const pods = live(await webPods());
+    expect(pods.some((p) => p.spec.nodeName === "host-2")).toBe(true);
+  }, 200_000);
+});
