@@ -1,15 +1,15 @@
-// `npm start`: a local control plane on workerd (wrangler dev) with D1 and Durable Objects
+// `npm start`: a local control plane on workerd (Miniflare) with D1 and Durable Objects
 // persisted under .kubeflare/, plus a kubeconfig for kubectl; when this machine can run
 // containers (root, containerd, CNI plugins), also a one-node cluster: containerd and the agent.
 //   node scripts/start.ts [--port 6443] [--state .kubeflare] [--no-node] [--registries FILE]
 //                         [--var NAME=VALUE]…
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildAgent } from "./build-agent.ts";
+import { type ControlPlane, startControlPlane } from "./control-plane.ts";
 import { type LocalNode, missingForNode, startLocalNode } from "./local-node.ts";
 import { run } from "./run.ts";
 
@@ -75,11 +75,9 @@ current-context: kubeflare
 `;
 }
 
-async function waitHealthy(url: string, child: { exitCode: number | null }) {
+async function waitHealthy(url: string) {
   process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
   for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null)
-      throw new Error("wrangler dev exited before the control plane came up");
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) return;
@@ -103,41 +101,29 @@ async function main() {
     ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
     { cwd: root, env, quiet: true },
   );
-  const child = spawn(
-    join(root, "node_modules/.bin/wrangler"),
-    [
-      "dev",
-      "--local-protocol",
-      "https",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--persist-to",
-      state,
-      "--show-interactive-dev-session=false",
-      ...(args.bench ? ["--var", "KUBEFLARE_BENCH:1"] : []),
-      ...(args.var as string[]).flatMap((v) => ["--var", v.replace("=", ":")]),
-    ],
-    { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] },
-  );
   let node: LocalNode | undefined;
+  let controlPlane: ControlPlane | undefined;
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await node?.stop();
-    child.kill("SIGTERM");
+    await controlPlane?.stop();
+    process.exit(0);
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  child.on("exit", async (code) => {
-    await node?.stop();
-    // Stopped by Ctrl-C or SIGTERM: a clean exit, whatever wrangler's own status.
-    process.exit(stopping ? 0 : (code ?? 0));
+  controlPlane = await startControlPlane({
+    root,
+    port,
+    state,
+    vars: {
+      ...(args.bench ? { KUBEFLARE_BENCH: "1" } : {}),
+      ...Object.fromEntries((args.var as string[]).map((v) => v.split(/=(.*)/s).slice(0, 2))),
+    },
   });
   const server = `https://127.0.0.1:${port}`;
-  await waitHealthy(server, child);
+  await waitHealthy(server);
   const path = join(state, "kubeconfig");
   writeFileSync(path, kubeconfig(server, token), { mode: 0o600 });
   console.log(`\nkubeflare control plane is up at ${server}`);

@@ -422,36 +422,43 @@ export class HollowNodes {
     body?: unknown,
     contentType = "application/json",
   ): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(
-        {
-          agent: this.agent,
-          host: this.url.hostname,
-          port: this.url.port,
-          method,
-          path,
-          headers: {
-            authorization: `Bearer ${this.opts.token}`,
-            accept: "application/json",
-            "user-agent": "hollow-kubelet/1.0",
-            ...(data
-              ? { "content-type": contentType, "content-length": Buffer.byteLength(data) }
-              : {}),
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const send = (): Promise<Reply> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          {
+            agent: this.agent,
+            host: this.url.hostname,
+            port: this.url.port,
+            method,
+            path,
+            headers: {
+              authorization: `Bearer ${this.opts.token}`,
+              accept: "application/json",
+              "user-agent": "hollow-kubelet/1.0",
+              ...(data
+                ? { "content-type": contentType, "content-length": Buffer.byteLength(data) }
+                : {}),
+            },
           },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c) => chunks.push(c));
-          res.on("end", () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-          );
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end(data);
-    });
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c) => chunks.push(c));
+            res.on("end", () =>
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+            );
+            res.on("error", reject);
+          },
+        );
+        req.on("error", (err: NodeJS.ErrnoException) => {
+          // The server may close an idle keep-alive socket just as it is reused: send again on a
+          // fresh one (Node's documented remedy for a reused socket).
+          if (req.reusedSocket && err.code === "ECONNRESET") send().then(resolve, reject);
+          else reject(err);
+        });
+        req.end(data);
+      });
+    return send();
   }
 }
 

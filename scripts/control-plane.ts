@@ -1,0 +1,90 @@
+// The local control plane: the Worker on workerd through Miniflare's API, serving HTTPS itself.
+// `wrangler dev` puts a ProxyWorker and its Node supervisor in front of the Worker; under load
+// (hundreds of hollow nodes) a client dropping a connection surfaced there as "Network connection
+// lost." and wrangler exited (workers-sdk #15317, #15451), and the extra hop capped throughput.
+// Here workerd terminates TLS and runs the Worker directly; the bindings come from wrangler.toml
+// and .dev.vars as `wrangler dev` reads them, and state lives where `--persist-to` puts it.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+export interface ControlPlaneOptions {
+  root: string;
+  port: number;
+  /** The state directory (as `wrangler dev --persist-to`: D1 and Durable Objects under v3/). */
+  state: string;
+  /** Extra plain-text bindings (e.g. KUBEFLARE_BENCH). */
+  vars?: Record<string, string>;
+}
+
+export interface ControlPlane {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const levels: Record<string, number> = { debug: 0, info: 1, log: 2, warn: 3, error: 4 };
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(
+    join(opts.root, "wrangler.toml"),
+  );
+  const out = join(opts.state, "worker");
+  mkdirSync(out, { recursive: true });
+  const script = join(out, "index.js");
+  // The same esbuild settings wrangler uses for a Worker without nodejs_compat.
+  await build({
+    entryPoints: [main as string],
+    outfile: script,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2024",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["browser", "module", "main"],
+    external: ["cloudflare:*"],
+    logLevel: "warning",
+  });
+  // Worker console output at or above WRANGLER_LOG's level (warn unless set), as wrangler did.
+  const threshold = levels[process.env.WRANGLER_LOG ?? "warn"] ?? levels.warn;
+  // wrangler still speaks Miniflare 4's option shape; Miniflare 5 converts it.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: opts.port,
+      https: true,
+      cf: false,
+      log: new Log(threshold <= levels.info ? LogLevel.INFO : LogLevel.WARN),
+      logRequests: false,
+      resourcePersistencePath: join(opts.state, "v3"),
+      handleStructuredLogs: ({ level, message }) => {
+        if ((levels[level] ?? levels.log) < threshold) return;
+        (level === "error" || level === "warn" ? process.stderr : process.stdout).write(
+          `${message}\n`,
+        );
+      },
+      workers: [
+        {
+          // Keys wrangler leaves undefined fail Miniflare's validation: drop them.
+          ...Object.fromEntries(
+            Object.entries(workerOptions).filter(
+              ([k, v]) => v !== undefined && k !== "modulesRules", // one bundled module: no rules
+            ),
+          ),
+          name: "kubeflare",
+          // Module names are relative to rootPath and may not climb out of it.
+          rootPath: out,
+          modules: true,
+          scriptPath: script,
+          bindings: { ...(workerOptions.bindings as Record<string, string>), ...opts.vars },
+        },
+      ],
+    }),
+  );
+  const url = await mf.ready;
+  return {
+    url: url.origin,
+    stop: () => mf.dispose(),
+  };
+}
