@@ -4,8 +4,10 @@
 // (anti-)affinity), scores the feasible ones (least allocated, balance, spreading an owner's pods,
 // preferred node affinity, PreferNoSchedule taints) and binds the whole batch in one D1 batch.
 // A pod no node fits gets PodScheduled=False with each node's reason, worded as kube-scheduler
-// words it, and a FailedScheduling event; it is tried again when pods or nodes change, and on
-// resync. The cluster view is cached in memory and refreshed by revision on every round.
+// words it, and a FailedScheduling event; it waits (kube-scheduler's unschedulable queue) until
+// a change could make it fit: a node added or changed, a bound pod gone or finished, and for
+// pods with required pod affinity any newly bound pod; at the latest after five minutes. The
+// cluster view is cached in memory and refreshed by revision on every round.
 import { type Selector, selectorFromLabelSelector } from "../k8s/labels.ts";
 import {
   matchesNodeSelector,
@@ -28,7 +30,8 @@ import {
   bodies,
   commitMany,
   type Row,
-  unboundPods,
+  unboundVersions,
+  type Version,
   versions,
 } from "../store/binding.ts";
 import { type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
@@ -38,6 +41,8 @@ import { type Next, Reconciler, soon } from "./reconciler.ts";
 export const SCHEDULER_NAME = "default-scheduler";
 /** Pods one round considers. */
 const BATCH = 1000;
+/** The longest an unschedulable pod waits before it is tried again anyway (kube-scheduler's). */
+const PARKED_MS = 5 * 60_000;
 /** kube-scheduler's non-zero defaults, used for scoring pods that request nothing. */
 const DEFAULT_MILLI_CPU = 100;
 const DEFAULT_MEMORY = 200 * 1024 * 1024;
@@ -602,6 +607,23 @@ async function podEvent(
   };
 }
 
+/** Whether a changed node may fit a pod it did not before (a new taint or cordon cannot). */
+function roomier(was: NodeBase, now: NodeBase): boolean {
+  const taint = (t: Taint) => `${t.key}=${t.value ?? ""}:${t.effect}`;
+  const taints = new Set(now.taints.map(taint));
+  return (
+    (was.unschedulable && !now.unschedulable) ||
+    was.taints.some((t) => !taints.has(taint(t))) ||
+    [...now.allocatable].some(([k, v]) => v > (was.allocatable.get(k) ?? 0)) ||
+    !sameLabels(was.labels, now.labels)
+  );
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
 /** Only pods this scheduler should place now. */
 function waiting(o: KObject): boolean {
   const spec = o.spec ?? {};
@@ -625,24 +647,67 @@ function queueOrder(a: Incoming, b: Incoming): number {
 // ---------------------------------------------------------------------------
 // The Durable Object
 
+/** An unschedulable pod waiting for a change that could make it fit. */
+interface Parked {
+  rv: number;
+  /** The cluster's `epoch` when it was judged. */
+  epoch: number;
+  /** For a pod with required pod affinity, `bindings` then: a newly bound pod may satisfy it. */
+  bindings?: number;
+  until: number;
+}
+
 export class Scheduler extends Reconciler {
   /** The cluster as of the last round, refreshed by revision. */
   private nodeCache = new Map<string, NodeBase>();
   private podCache = new Map<string, PodInfo>();
-  /** Where the next round's page of unbound pods starts. */
-  private cursor?: { namespace: string; name: string };
+  /** Unschedulable pods by key (kube-scheduler's unschedulable queue). */
+  private parked = new Map<string, Parked>();
+  /** Counts changes that can free room: nodes added or changed, bound pods gone or finished. */
+  private epoch = 0;
+  /** Counts bound pods appearing or relabelled (what pod affinity waits for). */
+  private bindings = 0;
 
   protected async reconcile(ctx: Ctx, _key: Key): Promise<Next> {
     const pods = strategyFor("", "pods") as Strategy;
     await this.refresh(ctx);
-    const page = await unboundPods(ctx.db, this.cursor, BATCH);
-    const last = page[page.length - 1];
-    this.cursor = page.length === BATCH && last ? last : undefined;
-    const queue = page
-      .map((r) => incoming(withRv(r.body, r.rv), r.rv))
-      .filter((p) => waiting(p.object))
-      .sort(queueOrder);
-    if (!queue.length) return this.cursor ? soon(0) : "resync";
+    const now = ctx.now().getTime();
+    const unbound = await unboundVersions(ctx.db);
+    const due: Version[] = [];
+    const parked = new Map<string, Parked>();
+    for (const v of unbound) {
+      const key = `${v.namespace}/${v.name}`;
+      const p = this.parked.get(key);
+      if (
+        p &&
+        p.rv === v.rv &&
+        p.epoch === this.epoch &&
+        (p.bindings === undefined || p.bindings === this.bindings) &&
+        now < p.until
+      )
+        parked.set(key, p);
+      else if (due.length < BATCH) due.push(v);
+    }
+    // Pods bound or gone since are no longer waiting.
+    this.parked = parked;
+    const more = unbound.length - parked.size > due.length;
+    // What a pod is judged against: bindings made later in this round may satisfy its affinity.
+    const judged = { epoch: this.epoch, bindings: this.bindings, until: now + PARKED_MS };
+    const park = (p: Incoming, rv: number) =>
+      this.parked.set(p.key, {
+        ...judged,
+        rv,
+        bindings: p.affinity.length ? judged.bindings : undefined,
+      });
+    const queue: Incoming[] = [];
+    for (const r of await bodies(ctx.db, "pods", due)) {
+      const p = incoming(withRv(r.body, r.rv), r.rv);
+      // Gated or another scheduler's: look again once the pod changes.
+      if (waiting(p.object)) queue.push(p);
+      else park(p, p.rv);
+    }
+    queue.sort(queueOrder);
+    if (!queue.length) return more ? soon(0) : "resync";
 
     const snapshot = new Snapshot(
       [...this.nodeCache.values()],
@@ -663,7 +728,10 @@ export class Scheduler extends Reconciler {
           setScheduledCondition(o, "True", stamp);
           outcome.set(p.key, { node: placed.node.name, pod: p });
         } else {
-          if (alreadyUnschedulable(p.object, placed.message)) continue;
+          if (alreadyUnschedulable(p.object, placed.message)) {
+            park(p, p.rv);
+            continue;
+          }
           setScheduledCondition(o, "False", stamp, "Unschedulable", placed.message);
           outcome.set(p.key, { message: placed.message, pod: p });
         }
@@ -678,7 +746,8 @@ export class Scheduler extends Reconciler {
         console.error(`scheduler: ${p.key}:`, err);
       }
     }
-    if (!updates.length) return this.cursor ? soon(0) : "resync";
+
+    if (!updates.length) return more ? soon(0) : "resync";
 
     const committed = await commitMany(ctx.db, updates);
     const done: Committed[] = [];
@@ -692,6 +761,7 @@ export class Scheduler extends Reconciler {
       if (!o) continue;
       if (o.node) {
         this.podCache.set(o.pod.key, { ...o.pod.info, rv, node: o.node });
+        this.bindings++;
         events.push(
           await podEvent(
             u.object,
@@ -702,6 +772,7 @@ export class Scheduler extends Reconciler {
           ),
         );
       } else if (o.message) {
+        park(o.pod, rv);
         events.push(await podEvent(u.object, "Warning", "FailedScheduling", o.message, stamp));
       }
     }
@@ -722,8 +793,8 @@ export class Scheduler extends Reconciler {
         console.error("scheduler: events:", err);
       }
     }
-    // Pods that changed under us are tried again at once; otherwise the next page, or rest.
-    if (this.cursor || done.length < updates.length) return soon(0);
+    // Pods that changed under us are tried again at once; so are more waiting ones; else rest.
+    if (more || done.length < updates.length) return soon(0);
     return "resync";
   }
 
@@ -753,8 +824,12 @@ export class Scheduler extends Reconciler {
       if (had && had.rv === v.rv) nodes.set(v.name, had);
       else staleNodes.push(v);
     }
-    for (const r of await bodies(ctx.db, "nodes", staleNodes))
-      nodes.set(r.name, nodeBase(withRv(r.body, r.rv), r.rv));
+    for (const r of await bodies(ctx.db, "nodes", staleNodes)) {
+      const node = nodeBase(withRv(r.body, r.rv), r.rv);
+      nodes.set(r.name, node);
+      const had = this.nodeCache.get(r.name);
+      if (!had || roomier(had, node)) this.epoch++;
+    }
     this.nodeCache = nodes;
 
     const pods = new Map<string, PodInfo>();
@@ -768,8 +843,17 @@ export class Scheduler extends Reconciler {
     const fresh: Row[] = await bodies(ctx.db, "pods", stalePods);
     for (const r of fresh) {
       const info = podInfo(withRv(r.body, r.rv), r.rv);
-      if (info.node) pods.set(info.key, info);
+      if (!info.node) continue;
+      pods.set(info.key, info);
+      const had = this.podCache.get(info.key);
+      if (!had) this.bindings++;
+      else if (had.node !== info.node || had.done !== info.done) this.epoch++;
+      else if (!sameLabels(had.labels, info.labels)) {
+        this.epoch++;
+        this.bindings++;
+      }
     }
+    for (const key of this.podCache.keys()) if (!pods.has(key)) this.epoch++;
     this.podCache = pods;
   }
 

@@ -223,32 +223,26 @@ export async function bodies(
   const out: Row[] = [];
   for (let i = 0; i < keys.length; i += BODY_PAGE) {
     const doc = JSON.stringify(keys.slice(i, i + BODY_PAGE).map((k) => [k.namespace, k.name]));
+    // CROSS JOIN keeps the keys outermost: SQLite otherwise scans every row of the resource
+    // and the key list for each (1.3 s instead of 5 ms for 1,000 keys among 3,000 pods).
     const rows = await db.all<Row>(sql`SELECT o.namespace, o.name, o.rv, o.body
-      FROM json_each(${doc}) AS j JOIN objects o ON o.resource = ${resource}
+      FROM json_each(${doc}) AS j CROSS JOIN objects o ON o.resource = ${resource}
         AND o.namespace = json_extract(j.value, '$[0]') AND o.name = json_extract(j.value, '$[1]')`);
     out.push(...rows);
   }
   return out;
 }
 
-/** Pods no node is assigned to, in key order after `after`, at most `limit`. */
-export async function unboundPods(
-  db: DB,
-  after: { namespace: string; name: string } | undefined,
-  limit: number,
-): Promise<Row[]> {
-  const conds = [eq(objects.resource, "pods"), isNull(objects.nodeName)];
-  if (after)
-    conds.push(sql`(${objects.namespace}, ${objects.name}) > (${after.namespace}, ${after.name})`);
+/** Pods no node is assigned to, as (key, revision), in key order. */
+export async function unboundVersions(db: DB): Promise<Version[]> {
   return db
     .select({
       namespace: objects.namespace,
       name: objects.name,
       rv: objects.rv,
-      body: objects.body,
+      nodeName: objects.nodeName,
     })
     .from(objects)
-    .where(and(...conds))
-    .orderBy(asc(objects.namespace), asc(objects.name))
-    .limit(limit);
+    .where(and(eq(objects.resource, "pods"), isNull(objects.nodeName)))
+    .orderBy(asc(objects.namespace), asc(objects.name));
 }

@@ -1,5 +1,5 @@
-// Harness for the end-to-end suite: a real control plane (`node scripts/start.ts`, i.e. wrangler
-// dev over HTTPS) on a free loopback port with its state in a fresh temp dir, and the real kubectl.
+// Harness for the end-to-end suite: a real control plane (`node scripts/start.ts`: the Worker on
+// workerd over HTTPS) on a free loopback port with its state in a fresh temp dir, and the real kubectl.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
