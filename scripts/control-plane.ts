@@ -48,6 +48,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
   // Worker console output at or above WRANGLER_LOG's level (warn unless set), as wrangler did.
   const threshold = levels[process.env.WRANGLER_LOG ?? "warn"] ?? levels.warn;
+  const signalListeners = {
+    SIGINT: process.listeners("SIGINT"),
+    SIGTERM: process.listeners("SIGTERM"),
+  };
   // wrangler still speaks Miniflare 4's option shape; Miniflare 5 converts it.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -82,6 +86,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ],
     }),
   );
+  // Miniflare's exit hook exits the process at once on SIGINT/SIGTERM; the caller stops its node
+  // first and then disposes of Miniflare, so those signals are left to the caller (the hook still
+  // runs on exit and ends workerd).
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    for (const l of process.listeners(signal))
+      if (!signalListeners[signal].includes(l)) process.removeListener(signal, l);
   const url = await mf.ready;
   return {
     url: url.origin,
