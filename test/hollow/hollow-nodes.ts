@@ -5,6 +5,7 @@
 // heartbeating on request. One pod watch and one keep-alive connection pool serve every node,
 // and writes go through a bounded queue, so a thousand nodes cost little.
 import { Agent, request } from "node:https";
+import { httpsJson, type Reply } from "./https-json.ts";
 
 export interface HollowNodeSpec {
   name: string;
@@ -34,11 +35,6 @@ export interface HollowOptions {
 
 /** Pods are plain JSON here. */
 export type Pod = any;
-
-interface Reply {
-  status: number;
-  body: string;
-}
 
 const LEASE_NS = "kube-node-lease";
 const merge = "application/merge-patch+json";
@@ -422,43 +418,13 @@ export class HollowNodes {
     body?: unknown,
     contentType = "application/json",
   ): Promise<Reply> {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const send = (): Promise<Reply> =>
-      new Promise((resolve, reject) => {
-        const req = request(
-          {
-            agent: this.agent,
-            host: this.url.hostname,
-            port: this.url.port,
-            method,
-            path,
-            headers: {
-              authorization: `Bearer ${this.opts.token}`,
-              accept: "application/json",
-              "user-agent": "hollow-kubelet/1.0",
-              ...(data
-                ? { "content-type": contentType, "content-length": Buffer.byteLength(data) }
-                : {}),
-            },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c) => chunks.push(c));
-            res.on("end", () =>
-              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-            );
-            res.on("error", reject);
-          },
-        );
-        req.on("error", (err: NodeJS.ErrnoException) => {
-          // The server may close an idle keep-alive socket just as it is reused: send again on a
-          // fresh one (Node's documented remedy for a reused socket).
-          if (req.reusedSocket && err.code === "ECONNRESET") send().then(resolve, reject);
-          else reject(err);
-        });
-        req.end(data);
-      });
-    return send();
+    return httpsJson(
+      { agent: this.agent, url: this.url, token: this.opts.token, userAgent: "hollow-kubelet/1.0" },
+      method,
+      path,
+      body,
+      contentType,
+    );
   }
 }
 
