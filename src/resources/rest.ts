@@ -263,6 +263,16 @@ const specOf = (o: KObject) => {
   return JSON.stringify(rest);
 };
 
+/** How often an unpinned write retries a lost race before it answers 409 Conflict. */
+const CONFLICT_RETRIES = 16;
+
+/**
+ * A random pause that grows with each lost race, so writers racing for one object spread out
+ * instead of colliding again (ten parallel patches could starve one of them otherwise).
+ */
+const backOff = (attempt: number) =>
+  new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
+
 /**
  * Read-modify-write with optimistic concurrency (GuaranteedUpdate): a stale read is retried, unless
  * the caller pinned a resourceVersion, which then gets 409 Conflict.
@@ -335,7 +345,8 @@ export async function update(
       return { rv, object: o };
     } catch (err) {
       if (err instanceof StoreError && err.failure === "conflict") {
-        if (pinned || attempt >= 8) throw conflict(gr(s), name, OBJECT_MODIFIED);
+        if (pinned || attempt >= CONFLICT_RETRIES) throw conflict(gr(s), name, OBJECT_MODIFIED);
+        await backOff(attempt);
         continue;
       }
       if (isAllocationClash(err)) {
@@ -474,7 +485,10 @@ export async function remove(
       ctx.onCommit({ rv, key, type, object: o, old });
       return { rv, object: o };
     } catch (err) {
-      if (err instanceof StoreError && err.failure === "conflict" && attempt < 8) continue;
+      if (err instanceof StoreError && err.failure === "conflict" && attempt < CONFLICT_RETRIES) {
+        await backOff(attempt);
+        continue;
+      }
       throw err;
     }
   }

@@ -44,11 +44,12 @@ describe("optimistic concurrency", () => {
 
   it("parallel patches without a resourceVersion all land (the server retries)", async () => {
     await call("POST", CM, { metadata: { name: "patched" }, data: {} });
-    await Promise.all(
+    const replies = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         call("PATCH", `${CM}/patched`, { data: { [`k${i}`]: "v" } }, merge),
       ),
     );
+    expect(replies.map((r) => r.status)).toEqual(Array(10).fill(200));
     const final = await call("GET", `${CM}/patched`);
     expect(Object.keys(final.body.data).sort()).toEqual(
       Array.from({ length: 10 }, (_, i) => `k${i}`).sort(),
