@@ -3,6 +3,7 @@
 // streaming watches that resume from the last resourceVersion and relist on 410 Gone.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { lineSplitter } from "../src/k8s/lines.ts";
 
 export interface ApiOptions {
   server: string;
@@ -148,35 +149,31 @@ export class Api {
           });
           return;
         }
-        let buf = "";
         res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          buf += chunk;
-          for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-            const line = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (!line) continue;
+        res.on(
+          "data",
+          lineSplitter((line) => {
             let ev: WatchEvent;
             try {
               ev = JSON.parse(line);
             } catch {
-              continue;
+              return;
             }
             if (ev.type === "ERROR") {
               const code = ev.object?.code ?? 500;
               req?.destroy();
               reject(new ApiError("WATCH", path, code, ev.object));
-              return;
+              return false;
             }
             try {
               onEvent(ev);
             } catch (err) {
               req?.destroy();
               reject(err);
-              return;
+              return false;
             }
-          }
-        });
+          }),
+        );
         res.on("end", () => resolve());
         res.on("error", (err) => (aborted ? resolve() : reject(err)));
       });

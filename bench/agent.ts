@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:https";
 import { run } from "../scripts/run.ts";
+import { lineSplitter } from "../src/k8s/lines.ts";
 import { startCluster } from "../test/e2e/cluster.ts";
 import { type Host, joinHost } from "../test/e2e/host.ts";
 import { type Registry, startRegistry } from "../test/e2e/image.ts";
@@ -56,23 +57,20 @@ function watchRunning(server: string, token: string) {
     req.on("response", (res) => {
       if (res.statusCode !== 200) reject(new Error(`watch: HTTP ${res.statusCode}`));
       resolve();
-      let buf = "";
-      res.on("data", (chunk) => {
-        const t = performance.now();
-        buf += chunk;
-        let nl = buf.indexOf("\n");
-        while (nl >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          nl = buf.indexOf("\n");
-          if (!line.trim()) continue;
-          const ev = JSON.parse(line) as { type: string; object: Pod };
-          const name = ev.object.metadata?.name;
-          if (name && ev.object.spec?.nodeName && !bound.has(name)) bound.set(name, t);
-          if (ev.type === "DELETED" || !name || seen.has(name) || !running(ev.object)) continue;
-          seen.set(name, t);
-          waiters.get(name)?.(t);
-        }
+      // Events of one chunk arrived together: they share its arrival time.
+      let t = 0;
+      const feed = lineSplitter((line) => {
+        const ev = JSON.parse(line) as { type: string; object: Pod };
+        const name = ev.object.metadata?.name;
+        if (name && ev.object.spec?.nodeName && !bound.has(name)) bound.set(name, t);
+        if (ev.type === "DELETED" || !name || seen.has(name) || !running(ev.object)) return;
+        seen.set(name, t);
+        waiters.get(name)?.(t);
+      });
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        t = performance.now();
+        feed(chunk);
       });
     });
     req.on("error", reject);

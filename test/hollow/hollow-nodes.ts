@@ -5,6 +5,7 @@
 // heartbeating on request. One pod watch and one keep-alive connection pool serve every node,
 // and writes go through a bounded queue, so a thousand nodes cost little.
 import { Agent, request } from "node:https";
+import { lineSplitter } from "../../src/k8s/lines.ts";
 import { httpsJson, type Reply } from "./https-json.ts";
 
 export interface HollowNodeSpec {
@@ -285,27 +286,21 @@ export class HollowNodes {
             reject(new Error(`watch pods: ${res.statusCode}`));
             return;
           }
-          let buf = "";
           res.setEncoding("utf8");
-          res.on("data", (chunk: string) => {
-            buf += chunk;
-            let nl = buf.indexOf("\n");
-            while (nl >= 0) {
-              const line = buf.slice(0, nl);
-              buf = buf.slice(nl + 1);
-              nl = buf.indexOf("\n");
-              if (!line.trim()) continue;
+          res.on(
+            "data",
+            lineSplitter((line) => {
               const ev = JSON.parse(line);
               if (ev.type === "ERROR") {
                 req.destroy();
                 reject(new Error(`watch pods: ${ev.object?.message ?? "error"}`));
-                return;
+                return false;
               }
-              if (ev.type === "BOOKMARK") continue;
+              if (ev.type === "BOOKMARK") return;
               if (ev.type === "DELETED") this.pods.delete(keyOf(ev.object));
               else this.observe(ev.object);
-            }
-          });
+            }),
+          );
           res.on("end", resolve);
           res.on("error", reject);
         },
