@@ -29,6 +29,10 @@ const pod = (i: number) => ({
   },
 });
 
+/** Where a long run is, on stderr (the figures go to stdout). */
+const progress = (what: string) =>
+  process.stderr.write(`  [scheduler bench ${new Date().toISOString().slice(11, 19)}] ${what}\n`);
+
 async function ok(call: ReturnType<Client>, what: string) {
   const r = await call;
   if (r.status >= 300) throw new Error(`${what}: ${r.status} ${r.body.slice(0, 200)}`);
@@ -48,10 +52,12 @@ export async function benchScheduler() {
     const registered = (performance.now() - t) / 1000;
     hollow.start();
 
+    progress(`creating ${PODS} pods`);
     const create = await closedLoop(PODS, 32, (i) =>
       ok(http("POST", `/api/v1/namespaces/${NS}/pods`, pod(i)), "create"),
     );
 
+    progress("uncordoning the nodes: binding starts");
     const t0 = performance.now();
     const uncordon = closedLoop(NODES, 64, (i) =>
       ok(

@@ -61,6 +61,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       cf: false,
       log: new Log(threshold <= levels.info ? LogLevel.INFO : LogLevel.WARN),
       logRequests: false,
+      // For profiling with Chrome DevTools (chrome://inspect), as `wrangler dev --inspector-port`.
+      ...(process.env.KUBEFLARE_INSPECTOR_PORT
+        ? { inspectorPort: Number(process.env.KUBEFLARE_INSPECTOR_PORT) }
+        : {}),
       resourcePersistencePath: join(opts.state, "v3"),
       handleStructuredLogs: ({ level, message }) => {
         if ((levels[level] ?? levels.log) < threshold) return;

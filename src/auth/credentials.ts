@@ -17,10 +17,13 @@ export async function hashCredential(credential: string): Promise<string> {
   return base64url(new Uint8Array(digest));
 }
 
+// One encoder for every request: making two per comparison showed in profiles.
+const encoder = new TextEncoder();
+
 /** Compares secrets in time independent of where they differ. */
 export function timingSafeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
   if (x.length !== y.length) return false;
   let diff = 0;
   for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];

@@ -2,8 +2,9 @@
 // clients of a running control plane, over its public HTTPS API with a bearer token. They
 // register Nodes with capacity, renew their Leases every 10 s, watch the pods bound to them and
 // move those to Running/Ready (or fail them on request), confirm deletions, and stop
-// heartbeating on request. One pod watch and one keep-alive connection pool serve every node,
-// and writes go through a bounded queue, so a thousand nodes cost little.
+// heartbeating on request. One pod watch and one keep-alive connection pool serve every node;
+// pod writes go through a bounded queue and Lease renewals through a budget of their own, so a
+// thousand nodes cost little and a backlog of pod writes never delays a heartbeat.
 import { Agent, request } from "node:https";
 import { lineSplitter } from "../../src/k8s/lines.ts";
 import { httpsJson, type Reply } from "./https-json.ts";
@@ -38,6 +39,8 @@ export interface HollowOptions {
 export type Pod = any;
 
 const LEASE_NS = "kube-node-lease";
+/** Lease renewals in flight at most. */
+const RENEW_CONCURRENCY = 16;
 const merge = "application/merge-patch+json";
 const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
 const microNow = () => new Date().toISOString().replace("Z", "000Z");
@@ -60,6 +63,7 @@ export class HollowNodes {
   private readonly queue: string[] = [];
   private readonly boundListeners = new Set<(count: number) => void>();
   private inflight = 0;
+  private renewing = 0;
   private closed = false;
   private renewTimer?: NodeJS.Timeout;
   private watchReq?: ReturnType<typeof request>;
@@ -76,7 +80,7 @@ export class HollowNodes {
     this.url = new URL(opts.server);
     this.agent = new Agent({
       keepAlive: true,
-      maxSockets: this.opts.concurrency + 8,
+      maxSockets: this.opts.concurrency + RENEW_CONCURRENCY + 8,
       rejectUnauthorized: false,
     });
   }
@@ -195,33 +199,39 @@ export class HollowNodes {
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.watchReq?.destroy();
     await this.watching?.catch(() => {});
-    while (this.inflight > 0) await sleep(20);
+    while (this.inflight > 0 || this.renewing > 0) await sleep(20);
     this.agent.destroy();
   }
 
   // -------------------------------------------------------------------------
   // Leases
 
+  /**
+   * Renewals have their own budget of connections, as each real kubelet has its own: a backlog
+   * of pod status writes must not starve the heartbeats into node flapping.
+   */
   private renewDue() {
     const t = Date.now();
     for (const [name, due] of this.nextRenew) {
+      if (this.renewing >= RENEW_CONCURRENCY) return;
       if (due > t || !this.nodes.get(name)) continue;
       this.nextRenew.set(name, t + this.opts.renewSeconds * 1000);
-      void this.renew(name).catch(() => {
-        // Try again soon; the grace period is several renewals long.
-        this.nextRenew.set(name, Date.now() + 1000);
-      });
+      this.renewing++;
+      void this.renew(name)
+        .catch(() => {
+          // Try again soon; the grace period is several renewals long.
+          this.nextRenew.set(name, Date.now() + 1000);
+        })
+        .finally(() => this.renewing--);
     }
   }
 
   private async renew(name: string) {
-    const r = await this.write(() =>
-      this.call(
-        "PATCH",
-        `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NS}/leases/${name}`,
-        { spec: { renewTime: microNow() } },
-        merge,
-      ),
+    const r = await this.call(
+      "PATCH",
+      `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NS}/leases/${name}`,
+      { spec: { renewTime: microNow() } },
+      merge,
     );
     if (r.status >= 300) throw new Error(`renew ${name}: ${r.status}`);
   }
@@ -385,18 +395,6 @@ export class HollowNodes {
 
   // -------------------------------------------------------------------------
   // HTTP
-
-  /** Run `fn` within the write concurrency limit. */
-  private async write<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.inflight >= this.opts.concurrency) await sleep(5);
-    this.inflight++;
-    try {
-      return await fn();
-    } finally {
-      this.inflight--;
-      this.pump();
-    }
-  }
 
   private async each<T>(items: T[], fn: (t: T) => Promise<void>) {
     let next = 0;

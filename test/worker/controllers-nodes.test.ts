@@ -138,6 +138,29 @@ describe("node lifecycle", () => {
     await eventually(async () => (await call("GET", podsPath(doomed[0]))).status === 404);
   });
 
+  it("keeps a node Ready on Lease renewals alone, and notices at once when they stop and resume", async () => {
+    // Routine renewals wake nobody; the node's controller re-reads the Lease on its own alarm.
+    await registerNode("n1-lease");
+    registered.add("n1-lease");
+    const renew = () =>
+      call(
+        "PATCH",
+        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1-lease",
+        { spec: { renewTime: new Date().toISOString().replace("Z", "000Z") } },
+        { "content-type": "application/merge-patch+json" },
+      );
+    const until = Date.now() + 9_000; // three grace periods
+    while (Date.now() < until) {
+      await renew();
+      expect(ready(await getNode("n1-lease"))?.status).toBe("True");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await eventually(async () => ready(await getNode("n1-lease"))?.status === "Unknown", 6_000);
+    // A renewal after the silence (the Lease alone, no node status) brings it back.
+    await renew();
+    await eventually(async () => ready(await getNode("n1-lease"))?.status === "True", 1_500);
+  });
+
   it("evicts pods after their own tolerationSeconds for the unreachable taint", async () => {
     await startNodes("n2-a");
     const pod = (name: string, tolerations?: unknown[]) => ({
