@@ -94,7 +94,7 @@ export async function slowStartBatch(
     batch > 0;
     batch = Math.min(2 * batch, remaining)
   ) {
-    const results = await Promise.allSettled(Array.from({ length: batch }, () => fn()));
+    const results = await settleAll(batch, fn);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     successes += results.length - results.filter((r) => r.status === "rejected").length;
     if (failed) return { successes, error: failed.reason };
@@ -102,6 +102,31 @@ export async function slowStartBatch(
   }
   return { successes };
 }
+
+/**
+ * Run `fn` `n` times, at most IN_FLIGHT at once. Every write waits its turn at the one D1
+ * writer: a batch of 64 creates issued together would queue ahead of every user request, while a
+ * few at a time take as long in total and leave room between them.
+ */
+async function settleAll(n: number, fn: () => Promise<void>) {
+  const results: PromiseSettledResult<void>[] = [];
+  let started = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, IN_FLIGHT) }, async () => {
+      while (started < n) {
+        started++;
+        try {
+          results.push({ status: "fulfilled", value: await fn() });
+        } catch (reason) {
+          results.push({ status: "rejected", reason });
+        }
+      }
+    }),
+  );
+  return results;
+}
+
+const IN_FLIGHT = 8;
 
 /** How long expectations are trusted before a reconcile goes ahead anyway (ExpectationsTimeout). */
 const EXPECTATIONS_TTL_MS = 5 * 60_000;

@@ -3,8 +3,9 @@
 // register Nodes with capacity, renew their Leases every 10 s, watch the pods bound to them and
 // move those to Running/Ready (or fail them on request), confirm deletions, and stop
 // heartbeating on request. One pod watch and one keep-alive connection pool serve every node;
-// pod writes go through a bounded queue and Lease renewals through a budget of their own, so a
-// thousand nodes cost little and a backlog of pod writes never delays a heartbeat.
+// each node syncs one pod at a time as a kubelet's status manager does, under a global bound,
+// and Lease renewals have a budget of their own, so a thousand nodes cost little and a backlog of
+// pod writes never delays a heartbeat.
 import { Agent, request } from "node:https";
 import { lineSplitter } from "../../src/k8s/lines.ts";
 import { httpsJson, type Reply } from "./https-json.ts";
@@ -60,7 +61,11 @@ export class HollowNodes {
   private readonly bound = new Set<string>();
   private readonly failing = new Map<string, string>();
   private readonly queued = new Set<string>();
-  private readonly queue: string[] = [];
+  /** Pods waiting for a sync, by node, and the nodes in line to run their next one. */
+  private readonly queues = new Map<string, string[]>();
+  private readonly line: string[] = [];
+  private readonly inLine = new Set<string>();
+  private readonly busy = new Set<string>();
   private readonly boundListeners = new Set<(count: number) => void>();
   private inflight = 0;
   private renewing = 0;
@@ -340,19 +345,42 @@ export class HollowNodes {
   private enqueue(key: string) {
     if (this.queued.has(key)) return;
     this.queued.add(key);
-    this.queue.push(key);
+    const node = this.pods.get(key)?.spec?.nodeName ?? "";
+    let q = this.queues.get(node);
+    if (!q) this.queues.set(node, (q = []));
+    q.push(key);
+    this.ready(node);
     this.pump();
   }
 
+  /** Put a node in line for its next pod sync, unless it is busy or already in line. */
+  private ready(node: string) {
+    if (this.busy.has(node) || this.inLine.has(node) || !this.queues.get(node)?.length) return;
+    this.inLine.add(node);
+    this.line.push(node);
+  }
+
+  /**
+   * A kubelet's status manager syncs its pods one at a time, so each node has one write in
+   * flight at most (and all of them together at most `concurrency`): twenty nodes make twenty
+   * writers, as twenty kubelets would, not a pool of 32 hammering the API.
+   */
   private pump() {
-    while (this.inflight < this.opts.concurrency && this.queue.length && !this.closed) {
-      const key = this.queue.shift() as string;
+    while (this.inflight < this.opts.concurrency && this.line.length && !this.closed) {
+      const node = this.line.shift() as string;
+      this.inLine.delete(node);
+      const q = this.queues.get(node) as string[];
+      const key = q.shift() as string;
+      if (!q.length) this.queues.delete(node);
       this.queued.delete(key);
+      this.busy.add(node);
       this.inflight++;
       this.sync(key)
         .catch((err) => console.warn(`hollow nodes: ${key}: ${(err as Error).message}`))
         .finally(() => {
           this.inflight--;
+          this.busy.delete(node);
+          this.ready(node);
           this.pump();
         });
     }
