@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { Api } from "./api.ts";
 import { CNI_PATH } from "./cni.ts";
 import { Containerd } from "./containerd.ts";
+import { trimHeapWhenGrown } from "./heap-trim.ts";
 import { joinCluster, loadCredential, saveCredential } from "./join.ts";
 import { NodeAgent } from "./node.ts";
 import { PodManager } from "./pods.ts";
@@ -100,6 +101,7 @@ async function main() {
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+  trimHeapWhenGrown();
 }
 
 /** Host commands the agent runs, with the Debian package that has each. */
