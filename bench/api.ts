@@ -78,7 +78,9 @@ export async function benchApi() {
     );
     const floor = JSON.parse(floorReply.body) as { perSecond: number };
 
-    console.log(`\nAPI against the local Worker (wrangler dev, HTTPS), concurrency ${CONCURRENCY}`);
+    console.log(
+      `\nAPI against the local Worker (workerd through Miniflare, HTTPS), concurrency ${CONCURRENCY}`,
+    );
     console.log(`  create pod        ${fmt(create)}`);
     console.log(`  get pod           ${fmt(get)}`);
     console.log(`  list 100 pods     ${fmt(list)}`);

@@ -24,12 +24,15 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
+const ASSETS_WORKER = "kubeflare-assets";
+
 const levels: Record<string, number> = { debug: 0, info: 1, log: 2, warn: 3, error: 4 };
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const { workerOptions, main } = unstable_getMiniflareWorkerOptions(
     join(opts.root, "wrangler.toml"),
   );
+  const assetsDir = (workerOptions.assets as { directory: string }).directory;
   const out = join(opts.state, "worker");
   mkdirSync(out, { recursive: true });
   const script = join(out, "index.js");
@@ -77,7 +80,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           // Keys wrangler leaves undefined fail Miniflare's validation: drop them.
           ...Object.fromEntries(
             Object.entries(workerOptions).filter(
-              ([k, v]) => v !== undefined && k !== "modulesRules", // one bundled module: no rules
+              // One bundled module: no rules. Assets are served by the worker below.
+              ([k, v]) => v !== undefined && k !== "modulesRules" && k !== "assets",
             ),
           ),
           name: "kubeflare",
@@ -86,6 +90,21 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           modules: true,
           scriptPath: script,
           bindings: { ...(workerOptions.bindings as Record<string, string>), ...opts.vars },
+          serviceBindings: {
+            ...(workerOptions.serviceBindings as Record<string, string>),
+            ASSETS: ASSETS_WORKER,
+          },
+        },
+        // Miniflare puts a Worker with assets behind two more Workers (an RPC proxy and the
+        // assets router), and every API request paid for both hops on the one workerd thread,
+        // though only install.sh, the agent bundle and the OpenAPI files are assets. Here the
+        // API Worker takes requests first hand and reaches the files through this one.
+        {
+          name: ASSETS_WORKER,
+          modules: true,
+          script: "export default { fetch: () => new Response(null, { status: 404 }) };",
+          compatibilityDate: workerOptions.compatibilityDate as string,
+          assets: { directory: assetsDir, binding: "ASSETS" },
         },
       ],
     }),
