@@ -8,7 +8,8 @@ import { HollowNodes } from "../test/hollow/hollow-nodes.ts";
 import { type Client, client } from "./http.ts";
 import { closedLoop, fmt } from "./stats.ts";
 
-// Smaller runs for a quick look: BENCH_NODES=100 BENCH_PODS=1000 node bench/scheduler.ts
+// Smaller runs for a quick look: BENCH_NODES=100 BENCH_PODS=1000 node bench/scheduler.ts;
+// BENCH_RUN_PODS=0 leaves bound pods as they are (the scheduler without the kubelets' writes).
 const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const PODS = Number(process.env.BENCH_PODS ?? 10_000);
 const NS = "bench-scheduler";
@@ -40,7 +41,11 @@ async function ok(call: ReturnType<Client>, what: string) {
 
 export async function benchScheduler() {
   const cluster = await startCluster({ args: ["--bench"] });
-  const hollow = new HollowNodes({ server: cluster.server, token: cluster.token });
+  const hollow = new HollowNodes({
+    server: cluster.server,
+    token: cluster.token,
+    runPods: process.env.BENCH_RUN_PODS !== "0",
+  });
   try {
     const http = client(cluster.server, cluster.token);
     await ok(http("POST", "/api/v1/namespaces", { metadata: { name: NS } }), "namespace");

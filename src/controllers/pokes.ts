@@ -97,7 +97,7 @@ export const SCHEDULER: Target = {
 export function targetsFor(c: Committed, graceMs = DEFAULT_GRACE_MS): Target[] {
   const out: Target[] = [];
   const own = targetOf(c.key);
-  if (own) out.push(own);
+  if (own && (c.key.resource !== "nodes" || lifecycleInputsChanged(c, graceMs))) out.push(own);
   const ref = controllerRef(c.object);
   if (ref) {
     const group = ref.apiVersion.includes("/") ? ref.apiVersion.split("/")[0] : "";
@@ -143,6 +143,28 @@ function routineRenewal(c: Committed, graceMs: number): boolean {
   return (
     c.object.spec?.holderIdentity === c.old.spec?.holderIdentity && gap >= 0 && gap < graceMs / 2
   );
+}
+
+/**
+ * Whether a node write concerns its lifecycle controller: its conditions or taints changed, or a
+ * heartbeat came after a long silence. A cordon (1,000 of them when a fleet is uncordoned) or a
+ * relabel does not, and waking one Durable Object per node for it stalled the API locally.
+ */
+function lifecycleInputsChanged(c: Committed, graceMs: number): boolean {
+  if (c.type !== "MODIFIED" || !c.old) return true;
+  const conditions = (n: KObject): KObject[] =>
+    Array.isArray(n.status?.conditions) ? n.status.conditions : [];
+  const inputs = (n: KObject) =>
+    JSON.stringify([
+      n.spec?.taints,
+      n.metadata?.deletionTimestamp,
+      conditions(n).map((x) => [x.type, x.status, x.reason]),
+    ]);
+  if (inputs(c.object) !== inputs(c.old)) return true;
+  const heartbeat = (n: KObject) =>
+    Date.parse(conditions(n).find((x) => x.type === "Ready")?.lastHeartbeatTime ?? "");
+  const gap = heartbeat(c.object) - heartbeat(c.old);
+  return gap >= graceMs / 2;
 }
 
 const GC_KEY: Key = { resource: "gc", namespace: "", name: "gc" };
