@@ -10,16 +10,21 @@ import { poke, SCHEDULER, SWEPT, targetOf } from "./pokes.ts";
 import { cleanExpiredTokens } from "./token-cleaner.ts";
 
 const PAGE = 500;
+const FIRST_SWEEP_MS = 1000;
 
 export class Resync extends DurableObject<Env> {
   private get periodMs() {
     return Number(this.env.RESYNC_SECONDS ?? 60) * 1000;
   }
 
-  /** Make sure the periodic sweep is scheduled. */
+  /**
+   * Make sure the periodic sweep is scheduled. With no alarm at all (a first start, or Durable
+   * Object storage that did not survive a restart) the first sweep runs at once, so every
+   * controller finds its work again without waiting a period.
+   */
   async start(): Promise<void> {
     if ((await this.ctx.storage.getAlarm()) === null)
-      await this.ctx.storage.setAlarm(Date.now() + this.periodMs);
+      await this.ctx.storage.setAlarm(Date.now() + FIRST_SWEEP_MS);
   }
 
   /** Poke the controller of every object of `resource` now (e.g. DaemonSets when nodes change). */
