@@ -13,19 +13,38 @@ export type Recorder = (
   container?: string,
 ) => void;
 
-/** In flight at most; beyond that events are dropped (the API is slow or away). */
-const MAX_INFLIGHT = 16;
+/**
+ * Events wait in a queue and go out two at a time, as the kubelet's event broadcaster buffers
+ * them: a burst of pod starts (three or four events each) then competes less with the pods'
+ * status writes, and no event is lost to the burst. Only a queue this long (the API away for a
+ * while) drops the newest, as the broadcaster's full buffer does.
+ */
+const IN_FLIGHT = 2;
+const QUEUE_MAX = 1000;
 
-export function eventRecorder(api: Api, nodeName: string): Recorder {
+export function eventRecorder(api: Pick<Api, "raw">, nodeName: string): Recorder {
+  const queue: { namespace: string; body: unknown }[] = [];
   let inflight = 0;
+  const pump = () => {
+    while (inflight < IN_FLIGHT && queue.length) {
+      const e = queue.shift() as { namespace: string; body: unknown };
+      inflight++;
+      api
+        .raw("POST", `/api/v1/namespaces/${e.namespace}/events`, e.body)
+        .catch(() => {})
+        .finally(() => {
+          inflight--;
+          pump();
+        });
+    }
+  };
   return (pod, type, reason, message, container) => {
-    if (inflight >= MAX_INFLIGHT) return;
+    if (queue.length >= QUEUE_MAX) return;
     const md = pod.metadata;
-    const now = new Date().toISOString();
-    const at = `${now.slice(0, 19)}Z`;
-    inflight++;
-    api
-      .raw("POST", `/api/v1/namespaces/${md.namespace}/events`, {
+    const at = `${new Date().toISOString().slice(0, 19)}Z`;
+    queue.push({
+      namespace: md.namespace,
+      body: {
         apiVersion: "v1",
         kind: "Event",
         metadata: { generateName: `${md.name}.`, namespace: md.namespace },
@@ -46,10 +65,8 @@ export function eventRecorder(api: Api, nodeName: string): Recorder {
         firstTimestamp: at,
         lastTimestamp: at,
         count: 1,
-      })
-      .catch(() => {})
-      .finally(() => {
-        inflight--;
-      });
+      },
+    });
+    pump();
   };
 }
