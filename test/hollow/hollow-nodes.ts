@@ -346,8 +346,8 @@ export class HollowNodes {
     if (this.queued.has(key)) return;
     this.queued.add(key);
     const node = this.pods.get(key)?.spec?.nodeName ?? "";
-    let q = this.queues.get(node);
-    if (!q) this.queues.set(node, (q = []));
+    const q = this.queues.get(node) ?? [];
+    this.queues.set(node, q);
     q.push(key);
     this.ready(node);
     this.pump();
