@@ -1,7 +1,8 @@
-// Liveness, readiness and startup probes of one container: httpGet and tcpSocket against the
-// pod IP, exec inside the container; initial delay, period, timeout and thresholds as in
+// Liveness, readiness and startup probes of one container: httpGet, tcpSocket and grpc against
+// the pod IP, exec inside the container; initial delay, period, timeout and thresholds as in
 // Kubernetes. Startup gates the other two.
 import { request as httpRequest } from "node:http";
+import { connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 
@@ -68,11 +69,82 @@ export async function probeOnce(probe: any, t: ProbeTarget): Promise<boolean> {
         req.end();
       });
     }
-    // grpc probes are not supported: count them as passing rather than killing the container.
-    return true;
+    if (probe.grpc)
+      return await grpcServing(
+        t.podIP,
+        port(t.container, probe.grpc.port),
+        probe.grpc.service ?? "",
+        timeoutMs,
+      );
+    return false;
   } catch {
     return false;
   }
+}
+
+/** A protobuf varint, for the one length a HealthCheckRequest has. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+/**
+ * The gRPC health check (grpc.health.v1.Health/Check) over plaintext HTTP/2, as the kubelet's
+ * grpc probe makes it: success only for grpc-status 0 and a response saying SERVING.
+ */
+function grpcServing(host: string, port: number, service: string, timeoutMs: number) {
+  return new Promise<boolean>((resolve) => {
+    const client = http2Connect(`http://${host}:${port}`);
+    let settled = false;
+    const done = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      client.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on("error", () => done(false));
+    // HealthCheckRequest { string service = 1; } in a length-prefixed, uncompressed gRPC frame.
+    const name = Buffer.from(service, "utf8");
+    const message = name.length
+      ? Buffer.from([0x0a, ...varint(name.length), ...name])
+      : Buffer.alloc(0);
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    message.copy(frame, 5);
+    const req = client.request({
+      ":method": "POST",
+      ":path": "/grpc.health.v1.Health/Check",
+      "content-type": "application/grpc",
+      te: "trailers",
+      "user-agent": "kube-probe/1.32",
+    });
+    let status: unknown;
+    const chunks: Buffer[] = [];
+    req.on("response", (h) => {
+      status ??= h["grpc-status"];
+    });
+    req.on("trailers", (h) => {
+      status = h["grpc-status"];
+    });
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("error", () => done(false));
+    req.on("end", () => {
+      // HealthCheckResponse { ServingStatus status = 1; }: SERVING is 1, encoded 0x08 0x01.
+      const body = Buffer.concat(chunks);
+      const length = body.length >= 5 ? body.readUInt32BE(1) : -1;
+      const reply = body.subarray(5, 5 + Math.max(0, length));
+      const serving = reply.length === 2 && reply[0] === 0x08 && reply[1] === 1;
+      done(String(status) === "0" && serving);
+    });
+    req.end(frame);
+  });
 }
 
 export interface ProbeEvents {
