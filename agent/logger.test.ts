@@ -1,7 +1,7 @@
 // The shipped logger, run as containerd's shim runs it: stdout on fd 3, stderr on fd 4, a
 // readiness pipe on fd 5 it must close.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -12,8 +12,12 @@ const dir = mkdtempSync(join(tmpdir(), "kubeflare-logger-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const logger = installLogger(dir);
 
-function runLogger(file: string, feed: (out: Writable, err: Writable) => Promise<void>) {
-  const child = spawn(logger, ["file", file], {
+function runLogger(
+  file: string,
+  feed: (out: Writable, err: Writable) => Promise<void>,
+  extra: string[] = [],
+) {
+  const child = spawn(logger, ["file", file, ...extra], {
     stdio: ["ignore", "ignore", "inherit", "pipe", "pipe", "pipe"],
   });
   const stdio = child.stdio as unknown as [null, null, null, Writable, Writable, Readable];
@@ -74,9 +78,36 @@ describe("container logger", () => {
     ]);
   });
 
-  it("is named in a binary:// log URI with the file as its argument", () => {
+  it("rotates past max-size, keeping max-files files with the current one", async () => {
+    const sub = join(dir, "rot");
+    mkdirSync(sub);
+    const file = join(sub, "0.log");
+    await runLogger(
+      file,
+      async (out) => {
+        // Paced, so the logger reads (and may rotate after) each write on its own.
+        for (let i = 0; i < 40; i++) {
+          await write(out, `line ${i} ${"y".repeat(40)}\n`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      },
+      ["max-size", "500", "max-files", "3"],
+    );
+    const files = readdirSync(sub).sort();
+    expect(files[0]).toBe("0.log");
+    expect(files).toHaveLength(3);
+    for (const f of files.slice(1)) expect(f).toMatch(/^0\.log\.\d{8}-\d{6}(\.\d+)?$/);
+    // Whole CRI lines throughout, the newest last, and the current file under the limit again.
+    const newestRotated = readFileSync(join(sub, files[2]), "utf8");
+    const lines = (newestRotated + readFileSync(file, "utf8")).trimEnd().split("\n");
+    expect(lines.every((l) => CRI.test(l))).toBe(true);
+    expect(lines.at(-1)).toContain("line 39 ");
+    expect(statSync(file).size).toBeLessThan(500);
+  });
+
+  it("is named in a binary:// log URI with the file and the rotation limits", () => {
     expect(logUri("/d/bin/kubeflare-logger", "/d/pods/a b/c/0.log")).toBe(
-      "binary:///d/bin/kubeflare-logger?file=%2Fd%2Fpods%2Fa%20b%2Fc%2F0.log",
+      "binary:///d/bin/kubeflare-logger?file=%2Fd%2Fpods%2Fa%20b%2Fc%2F0.log&max-size=10485760&max-files=5",
     );
   });
 });

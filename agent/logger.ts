@@ -26,6 +26,31 @@ open(my $log, ">>", $file) or die "open $file: $!\\n";
 binmode($log);
 open(my $out, "<&=3") or die "fd 3: $!\\n";
 open(my $err, "<&=4") or die "fd 4: $!\\n";
+# Rotation as the kubelet's (containerLogMaxSize, containerLogMaxFiles): past max-size the file
+# becomes <file>.<UTC time> and a new one starts; max-files counts the current one.
+my $max = $arg{"max-size"} || 0;
+my $keep = $arg{"max-files"} || 5;
+my $size = -s $log || 0;
+sub rotate {
+  close($log);
+  my @t = gmtime(time());
+  my $to = sprintf("%s.%04d%02d%02d-%02d%02d%02d", $file, $t[5] + 1900, $t[4] + 1, @t[3, 2, 1, 0]);
+  my $n = 0;
+  $n++ while -e ($n ? "$to.$n" : $to);
+  rename($file, $n ? "$to.$n" : $to);
+  open($log, ">>", $file) or die "open $file: $!\\n";
+  binmode($log);
+  $size = 0;
+  my ($dir, $base) = $file =~ m{^(.*)/([^/]+)$} ? ($1, $2) : (".", $file);
+  opendir(my $dh, $dir) or return;
+  # Oldest first: by the time, then by the suffix a rotation in the same second got.
+  my $key = sub { $_[0] =~ /\\.(\\d{8}-\\d{6})(?:\\.(\\d+))?$/ ? [$1, $2 // 0] : ["", 0] };
+  my @old = sort { my ($x, $y) = ($key->($a), $key->($b)); $x->[0] cmp $y->[0] || $x->[1] <=> $y->[1] }
+    grep { index($_, "$base.") == 0 } readdir($dh);
+  closedir($dh);
+  my $excess = @old - ($keep - 1);
+  unlink(map { "$dir/$_" } @old[0 .. $excess - 1]) if $excess > 0;
+}
 my %name = (fileno($out) => "stdout", fileno($err) => "stderr");
 my %buf = (fileno($out) => "", fileno($err) => "");
 my %fh = (fileno($out) => $out, fileno($err) => $err);
@@ -56,7 +81,10 @@ sub emit {
     $o .= "$t $name{$fd} F $buf{$fd}\\n";
     $buf{$fd} = "";
   }
-  syswrite($log, $o) if length($o);
+  return unless length($o);
+  syswrite($log, $o);
+  $size += length($o);
+  rotate() if $max && $size >= $max;
 }
 my $open = 2;
 my $rin = "";
@@ -92,9 +120,18 @@ export function installLogger(dataDir: string): string {
   return path;
 }
 
-/** The `--log-uri` for one container run writing to `file`. */
-export const logUri = (logger: string, file: string) =>
-  `binary://${logger}?file=${encodeURIComponent(file)}`;
+/** The kubelet's defaults for containerLogMaxSize and containerLogMaxFiles. */
+export const LOG_MAX_BYTES = 10 * 1024 * 1024;
+export const LOG_MAX_FILES = 5;
+
+/** The `--log-uri` for one container run writing to `file`, rotated past `maxBytes`. */
+export const logUri = (
+  logger: string,
+  file: string,
+  maxBytes = LOG_MAX_BYTES,
+  maxFiles = LOG_MAX_FILES,
+) =>
+  `binary://${logger}?file=${encodeURIComponent(file)}&max-size=${maxBytes}&max-files=${maxFiles}`;
 
 /** <dataDir>/pods/<namespace>_<name>_<uid> */
 export const podLogDir = (dataDir: string, pod: any) =>
