@@ -1,8 +1,8 @@
 // containerd through its CLI `ctr`, in the agent's own containerd namespace.
 import { spawn } from "node:child_process";
-import { connect } from "node:net";
 import { createInterface } from "node:readline";
 import { type ExecResult, exec, run } from "./exec.ts";
+import { reachable } from "./reachable.ts";
 
 export const NAMESPACE = "kubeflare";
 
@@ -38,16 +38,7 @@ export class Containerd {
 
   /** Whether containerd accepts connections on its socket (no process spawned). */
   ping(timeoutMs = 2000): Promise<boolean> {
-    return new Promise((resolve) => {
-      const sock = connect(this.address);
-      const done = (ok: boolean) => {
-        sock.destroy();
-        resolve(ok);
-      };
-      sock.setTimeout(timeoutMs, () => done(false));
-      sock.on("connect", () => done(true));
-      sock.on("error", () => done(false));
-    });
+    return reachable(this.address, timeoutMs);
   }
 
   /** e.g. "containerd://1.6.20". */

@@ -4,7 +4,7 @@
 import { request as httpRequest } from "node:http";
 import { connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
-import { connect } from "node:net";
+import { reachable } from "./reachable.ts";
 
 export type ProbeKind = "liveness" | "readiness" | "startup";
 
@@ -31,16 +31,7 @@ export async function probeOnce(probe: any, t: ProbeTarget): Promise<boolean> {
     if (probe.tcpSocket) {
       const host = probe.tcpSocket.host || t.podIP;
       const p = port(t.container, probe.tcpSocket.port);
-      return await new Promise<boolean>((resolve) => {
-        const s = connect({ host, port: p });
-        const done = (ok: boolean) => {
-          s.destroy();
-          resolve(ok);
-        };
-        s.setTimeout(timeoutMs, () => done(false));
-        s.on("connect", () => done(true));
-        s.on("error", () => done(false));
-      });
+      return await reachable({ host, port: p }, timeoutMs);
     }
     if (probe.httpGet) {
       const g = probe.httpGet;

@@ -11,6 +11,7 @@ import { type Ctx, remove, timestamp, update } from "../resources/rest.ts";
 import type { Strategy } from "../resources/types.ts";
 import { getObject, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
 import { recordEvent } from "./events.ts";
+import { graceMsOf } from "./pokes.ts";
 import { type Next, Reconciler, soon } from "./reconciler.ts";
 
 export const NOT_READY = "node.kubernetes.io/not-ready";
@@ -75,7 +76,7 @@ export class NodeLifecycle extends Reconciler {
   private seen = new Map<string, number>();
 
   private get graceMs() {
-    return Number(this.env.NODE_MONITOR_GRACE_SECONDS ?? 40) * 1000;
+    return graceMsOf(this.env);
   }
 
   protected async reconcile(ctx: Ctx, key: Key): Promise<Next> {

@@ -206,13 +206,12 @@ async function quietly(what: string, p: Promise<unknown>) {
   }
 }
 
-// One poke in flight per controller instance per isolate, as for the hub below: writes arriving
-// meanwhile ask for one more round, so a burst of 1,000 pod writes in one namespace costs its
-// endpoints controller two calls, not 1,000, and the last write is still covered.
+// One call in flight per callee per isolate: writes arriving meanwhile ask for one more round,
+// so a burst of 1,000 pod writes in one namespace costs its endpoints controller two calls, not
+// 1,000, and the last write is still covered. The watch hub is woken the same way.
 const inflight = new Map<string, { done: Promise<void>; again: boolean }>();
 
-export function poke(env: Env, t: Target): Promise<void> {
-  const id = `${t.binding}/${t.name}`;
+function coalesced(id: string, call: () => Promise<void>): Promise<void> {
   const running = inflight.get(id);
   if (running) {
     running.again = true;
@@ -222,12 +221,17 @@ export function poke(env: Env, t: Target): Promise<void> {
   entry.done = (async () => {
     do {
       entry.again = false;
-      await quietly(t.name, env[t.binding].getByName(t.name).poke(t.key));
+      await call();
     } while (entry.again);
   })().finally(() => inflight.delete(id));
   inflight.set(id, entry);
   return entry.done;
 }
+
+export const poke = (env: Env, t: Target): Promise<void> =>
+  coalesced(`${t.binding}/${t.name}`, () =>
+    quietly(t.name, env[t.binding].getByName(t.name).poke(t.key)),
+  );
 
 export function pokesFor(env: Env, c: Committed): Promise<void>[] {
   // The test switch: controllers must converge on their periodic alarms alone.
@@ -251,23 +255,5 @@ export function pokesFor(env: Env, c: Committed): Promise<void>[] {
   return out;
 }
 
-// One hub poke in flight per isolate: writes arriving meanwhile only ask for one more round,
-// so a burst of writes costs two pokes, not one each, and the last write is always covered.
-let hubPoke: Promise<void> | undefined;
-let hubAgain = false;
-
-export function pokeHub(env: Env): Promise<void> {
-  if (hubPoke) {
-    hubAgain = true;
-    return hubPoke;
-  }
-  hubPoke = (async () => {
-    do {
-      hubAgain = false;
-      await quietly("watch hub", env.WATCH_HUB.getByName("hub").poke());
-    } while (hubAgain);
-  })().finally(() => {
-    hubPoke = undefined;
-  });
-  return hubPoke;
-}
+export const pokeHub = (env: Env): Promise<void> =>
+  coalesced("WATCH_HUB/hub", () => quietly("watch hub", env.WATCH_HUB.getByName("hub").poke()));
