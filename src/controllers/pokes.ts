@@ -6,7 +6,7 @@ import type { Env } from "../env.ts";
 import { controllerRef } from "../k8s/owner-refs.ts";
 import type { Committed } from "../resources/rest.ts";
 import type { Key, KObject } from "../store/objects.ts";
-import { isPodReady } from "./pod-state.ts";
+import { isPodReady, readyCondition } from "./pod-state.ts";
 
 /** Controller bindings that take `poke(key)`. */
 export type ControllerBinding =
@@ -161,8 +161,7 @@ function lifecycleInputsChanged(c: Committed, graceMs: number): boolean {
       conditions(n).map((x) => [x.type, x.status, x.reason]),
     ]);
   if (inputs(c.object) !== inputs(c.old)) return true;
-  const heartbeat = (n: KObject) =>
-    Date.parse(conditions(n).find((x) => x.type === "Ready")?.lastHeartbeatTime ?? "");
+  const heartbeat = (n: KObject) => Date.parse(readyCondition(n)?.lastHeartbeatTime ?? "");
   const gap = heartbeat(c.object) - heartbeat(c.old);
   return gap >= graceMs / 2;
 }
