@@ -5,6 +5,7 @@ import {
   heartbeat,
   leaseKeeper,
   registerNode,
+  type SyncOptions,
   syncPods,
 } from "./hollow.ts";
 
@@ -57,10 +58,10 @@ const placement = (pods: Obj[]) =>
 const getDs = async (name: string) => (await call("GET", `${DS}/${name}`)).body;
 
 /** One kubelet round on every node: heartbeats, pods Running and Ready, deletions confirmed. */
-async function kubelets(names: string[]) {
+async function kubelets(names: string[], o: SyncOptions = {}) {
   for (const n of names) {
     await heartbeat(n);
-    await syncPods(n);
+    await syncPods(n, o);
   }
 }
 
@@ -252,8 +253,12 @@ describe("DaemonSet", { timeout: 30_000 }, () => {
     await call("PATCH", `${DS}/surge`, image("agent:2"), strategic);
     let mostDoubled = 0;
     let leastServed = 3;
+    // A pod becomes Ready only after a sample has seen it, so no surge goes unobserved however
+    // quickly the controller answers the kubelets.
+    const seen = new Set<string>();
     await eventually(async () => {
       const pods = live(await podsOf("surge"));
+      for (const p of pods) seen.add(p.metadata.uid);
       const perNode = new Map<string, Obj[]>();
       for (const p of pods)
         perNode.set(p.spec.nodeName, [...(perNode.get(p.spec.nodeName) ?? []), p]);
@@ -264,7 +269,7 @@ describe("DaemonSet", { timeout: 30_000 }, () => {
         ),
       ).length;
       leastServed = Math.min(leastServed, serving);
-      await kubelets(names);
+      await kubelets(names, { ready: (p) => seen.has(p.metadata.uid) });
       const ds = await getDs("surge");
       return (
         pods.length === 3 &&
