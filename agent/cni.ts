@@ -1,12 +1,17 @@
 // Pod sandboxes: a network namespace per pod wired by the CNI plugins, executed directly as
 // libcni would (bridge kubeflare0 with host-local IPAM on the node's podCIDR, then portmap for
-// hostPorts). ADD results are kept so DEL can hand each plugin its prevResult.
+// hostPorts). ADD results are kept so DEL can hand each plugin its prevResult. Traffic leaving the
+// podCIDR is masqueraded by one nftables rule per node, as flannel does, not by the bridge
+// plugin's ipMasq: that costs a chain and about seven iptables runs per pod, serialised by the
+// xtables lock, which a burst of pod starts queued behind.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exec, run } from "./exec.ts";
 
 export const BRIDGE = "kubeflare0";
 export const NETNS_PREFIX = "kubeflare-";
+/** The agent's nftables table (DESIGN.md). */
+export const NFT_TABLE = "kubeflare";
 const CNI_VERSION = "0.4.0";
 export const CNI_PATH = ["/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni"].join(":");
 
@@ -29,7 +34,7 @@ export function networkConfig(dataDir: string, podCIDR: string) {
         type: "bridge",
         bridge: BRIDGE,
         isGateway: true,
-        ipMasq: true,
+        ipMasq: false,
         hairpinMode: true,
         ipam: {
           type: "host-local",
@@ -43,12 +48,40 @@ export function networkConfig(dataDir: string, podCIDR: string) {
   };
 }
 
+/**
+ * Masquerades what pods of `podCIDR` send beyond it (the bridge plugin's ipMasq rule: not to
+ * multicast). The rule's comment names the CIDR, so a restarted agent finds it and adds no second
+ * one, and agents of other CIDRs sharing the host keep theirs.
+ */
+export async function ensureMasquerade(podCIDR: string): Promise<void> {
+  const comment = `kubeflare pods ${podCIDR}`;
+  await run("nft", ["-f", "-"], {
+    input: `add table ip ${NFT_TABLE}
+add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat; policy accept; }
+`,
+  });
+  const rules = await run("nft", ["list", "chain", "ip", NFT_TABLE, "postrouting"]);
+  if (rules.includes(`comment "${comment}"`)) return;
+  await run("nft", [
+    "add",
+    "rule",
+    "ip",
+    NFT_TABLE,
+    "postrouting",
+    ...["ip", "saddr", podCIDR, "ip", "daddr", "!=", podCIDR, "ip", "daddr", "!=", "224.0.0.0/4"],
+    ...["masquerade", "comment", `"${comment}"`],
+  ]);
+}
+
 export class Cni {
   private readonly dir: string;
   private readonly config: ReturnType<typeof networkConfig>;
+  private readonly podCIDR: string;
+  private masquerade?: Promise<void>;
 
   constructor(dataDir: string, podCIDR: string) {
     this.dir = join(dataDir, "cni");
+    this.podCIDR = podCIDR;
     this.config = networkConfig(dataDir, podCIDR);
     mkdirSync(join(this.dir, "results"), { recursive: true });
     writeFileSync(
@@ -107,6 +140,12 @@ export class Cni {
     if (saved && existsSync(netnsPath(podUID))) return saved.ip;
     // A sandbox whose netns vanished: release its address and wire a new one.
     if (saved) await this.tearDown(podUID).catch(() => {});
+    // Once per agent; a failure is tried again with the next pod.
+    this.masquerade ??= ensureMasquerade(this.podCIDR).catch((err) => {
+      this.masquerade = undefined;
+      throw err;
+    });
+    await this.masquerade;
     if (!existsSync(netnsPath(podUID))) await run("ip", ["netns", "add", netnsName(podUID)]);
     await run("ip", ["-n", netnsName(podUID), "link", "set", "lo", "up"]);
     try {
@@ -124,7 +163,10 @@ export class Cni {
       }
       const ip = String(result?.ips?.[0]?.address ?? "").split("/")[0];
       if (!ip) throw new Error("CNI returned no IP address");
-      writeFileSync(this.resultFile(podUID), JSON.stringify({ ip, ports, used, result }));
+      writeFileSync(
+        this.resultFile(podUID),
+        JSON.stringify({ ip, ports, used, result, nftMasquerade: true }),
+      );
       return ip;
     } catch (err) {
       await this.tearDown(podUID).catch(() => {});
@@ -134,7 +176,9 @@ export class Cni {
 
   private saved(
     podUID: string,
-  ): { ip: string; ports: PortMapping[]; used: string[]; result: any } | undefined {
+  ):
+    | { ip: string; ports: PortMapping[]; used: string[]; result: any; nftMasquerade?: boolean }
+    | undefined {
     try {
       return JSON.parse(readFileSync(this.resultFile(podUID), "utf8"));
     } catch {
@@ -156,6 +200,8 @@ export class Cni {
       if (!used.includes(p.type)) continue;
       const extra: Record<string, unknown> = {};
       if (p.type === "portmap") extra.runtimeConfig = { portMappings: saved?.ports ?? [] };
+      // Wired by an older agent, whose bridge plugin added the pod's masquerade chain itself.
+      if (p.type === "bridge" && saved && !saved.nftMasquerade) extra.ipMasq = true;
       if (saved?.result) extra.prevResult = saved.result;
       try {
         await this.plugin("DEL", podUID, p, extra);

@@ -1,6 +1,6 @@
 // The host harness itself: the test image, the loopback registry, a containerd of our own that
 // pulls and runs the image, and a cleanup that leaves no process, mount or network object behind.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -124,6 +124,64 @@ describe("containerd of the test's own", () => {
 });
 
 describe("agent network cleanup", () => {
+  it("masquerades what pods send beyond the podCIDR, with one nftables rule however often agents start", async () => {
+    const podCIDR = "10.42.253.0/24";
+    const uids = [randomUUID(), randomUUID()];
+    // A network of the test's own beyond the node, with no route back to the pods.
+    const tag = randomUUID().slice(0, 6);
+    const remote = `kfmasq-${tag}`;
+    const link = `kfmq${tag}`;
+    const ip = (...args: string[]) => run("ip", args, { quiet: true });
+    let server: ReturnType<typeof spawn> | undefined;
+    try {
+      await ip("netns", "add", remote);
+      await ip(
+        "link",
+        "add",
+        `${link}h`,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        `${link}n`,
+        "netns",
+        remote,
+      );
+      await ip("addr", "add", "198.18.7.1/30", "dev", `${link}h`);
+      await ip("link", "set", `${link}h`, "up");
+      await ip("-n", remote, "addr", "add", "198.18.7.2/30", "dev", `${link}n`);
+      await ip("-n", remote, "link", "set", `${link}n`, "up");
+      // Two agents' worth of starts with the same podCIDR (a restart reads the same data dir).
+      for (const [i, uid] of uids.entries())
+        await new Cni(join(tmp, "masq-agent"), podCIDR).setUp(uid, []);
+      const table = await run("nft", ["list", "table", "ip", NFT_TABLE], { quiet: true });
+      expect(table.match(/masquerade/g)?.length).toBe(1);
+      expect(table).toContain(`ip saddr ${podCIDR}`);
+      // No per-pod masquerade chains in iptables any more.
+      expect(await run("iptables-save", ["-t", "nat"], { quiet: true })).not.toContain(uids[0]);
+
+      let received = "";
+      server = spawn("ip", ["netns", "exec", remote, "/bin/busybox", "nc", "-l", "-p", "8080"]);
+      server.stdout?.on("data", (d) => {
+        received += d;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      // Only a masqueraded connection gets its answers back: the remote side knows no pod route.
+      await run("ip", [
+        ...["netns", "exec", netnsName(uids[0]), "/bin/busybox", "sh", "-c"],
+        "echo from-the-pod | /bin/busybox nc -w 3 198.18.7.2 8080",
+      ]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(received).toContain("from-the-pod");
+    } finally {
+      if (server?.pid) server.kill("SIGKILL");
+      await ip("netns", "delete", remote).catch(() => {});
+      for (const uid of uids)
+        await new Cni(join(tmp, "masq-agent"), podCIDR).tearDown(uid).catch(() => {});
+      await cleanupNetwork(join(tmp, "masq-agent"));
+    }
+  });
+
   it("tears down this agent's sandboxes (netns, IP, veth, NAT rules), not another's", async () => {
     const dataDir = join(tmp, "net-agent");
     const uid = randomUUID();

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BRIDGE, Cni, NETNS_PREFIX, netnsName, netnsPath } from "../../agent/cni.ts";
+import { BRIDGE, Cni, NETNS_PREFIX, NFT_TABLE, netnsName, netnsPath } from "../../agent/cni.ts";
 import { type OwnContainerd, startOwnContainerd } from "../../scripts/containerd.ts";
 import { readKubeconfig, requestJson } from "../../scripts/kubeconfig.ts";
 import { createJoinToken } from "../../scripts/local-node.ts";
@@ -16,10 +16,9 @@ import { root } from "./cluster.ts";
 
 /** containerd namespace the agent runs its pods in. */
 export const NAMESPACE = "kubeflare";
-/** The agent's bridge, and the prefix of its network namespaces (under /run/netns). */
-export { BRIDGE, NETNS_PREFIX };
-/** The agent's nftables table (CONTRACT.md). */
-export const NFT_TABLE = "kubeflare";
+/** The agent's bridge, the prefix of its network namespaces (under /run/netns), its nftables table. */
+export { BRIDGE, NETNS_PREFIX, NFT_TABLE };
+
 const CNI_CONFLIST = "kubeflare.conflist";
 export const AGENT_BUNDLE = join(root, "public/agent/kubeflare-agent.mjs");
 
