@@ -7,7 +7,15 @@ import { openDb } from "../store/db.ts";
 import { configureSealing } from "../store/sealing.ts";
 import { pokeHub, pokesFor } from "./pokes.ts";
 
-export function writeCtx(env: Env, waitUntil: (p: Promise<unknown>) => void): Ctx {
+/**
+ * `inObject`: the writer is a Durable Object, which must await what `waitUntil` is handed before
+ * its request ends and gets uncoalesced pokes (pokes.ts says why).
+ */
+export function writeCtx(
+  env: Env,
+  waitUntil: (p: Promise<unknown>) => void,
+  inObject = false,
+): Ctx {
   configureSealing(env.SECRETS_KEY);
   const db = openDb(env.DB);
   let hubPoked = false;
@@ -18,9 +26,9 @@ export function writeCtx(env: Env, waitUntil: (p: Promise<unknown>) => void): Ct
       // One hub poke per request is enough: the hub reads everything after its cursor.
       if (!hubPoked) {
         hubPoked = true;
-        waitUntil(pokeHub(env));
+        waitUntil(pokeHub(env, inObject));
       }
-      for (const p of pokesFor(env, c)) waitUntil(p);
+      for (const p of pokesFor(env, c, inObject)) waitUntil(p);
     },
     allocate: (s, o, old) => allocateFor(db, env, s, o, old),
     admit: admission(defaultTolerationSeconds(env)),

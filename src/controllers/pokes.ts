@@ -227,15 +227,21 @@ function coalesced(id: string, call: () => Promise<void>): Promise<void> {
   return entry.done;
 }
 
-export const poke = (env: Env, t: Target): Promise<void> =>
-  coalesced(`${t.binding}/${t.name}`, () =>
-    quietly(t.name, env[t.binding].getByName(t.name).poke(t.key)),
-  );
+/**
+ * Wake the target. `direct` skips the coalescing, for callers in a Durable Object: a follow-up
+ * call queued by another request would run in the caller's context, and one made after the
+ * caller's alarm has returned breaks the object ("the IoContext has no current IncomingRequest":
+ * workerd then resets it, and the scheduler lost its cache every few seconds that way).
+ */
+export const poke = (env: Env, t: Target, direct = false): Promise<void> => {
+  const call = () => quietly(t.name, env[t.binding].getByName(t.name).poke(t.key));
+  return direct ? call() : coalesced(`${t.binding}/${t.name}`, call);
+};
 
-export function pokesFor(env: Env, c: Committed): Promise<void>[] {
+export function pokesFor(env: Env, c: Committed, direct = false): Promise<void>[] {
   // The test switch: controllers must converge on their periodic alarms alone.
   if (env.DROP_POKES === "1") return [];
-  const out = targetsFor(c, graceMsOf(env)).map((t) => poke(env, t));
+  const out = targetsFor(c, graceMsOf(env)).map((t) => poke(env, t, direct));
   const deleting = !!c.object.metadata?.deletionTimestamp;
   if (
     c.type === "DELETED" ||
@@ -254,5 +260,7 @@ export function pokesFor(env: Env, c: Committed): Promise<void>[] {
   return out;
 }
 
-export const pokeHub = (env: Env): Promise<void> =>
-  coalesced("WATCH_HUB/hub", () => quietly("watch hub", env.WATCH_HUB.getByName("hub").poke()));
+export const pokeHub = (env: Env, direct = false): Promise<void> => {
+  const call = () => quietly("watch hub", env.WATCH_HUB.getByName("hub").poke());
+  return direct ? call() : coalesced("WATCH_HUB/hub", call);
+};

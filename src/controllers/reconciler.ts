@@ -23,6 +23,8 @@ export abstract class Reconciler extends DurableObject<Env> {
   private key?: Key;
   private failures = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Pokes a pass made; awaited before it ends, so none outlives the request that made it. */
+  private pending: Promise<unknown>[] = [];
 
   protected abstract reconcile(ctx: Ctx, key: Key): Promise<Next>;
 
@@ -42,7 +44,14 @@ export abstract class Reconciler extends DurableObject<Env> {
    * so two at once could both create the same missing pod.
    */
   protected serially<T>(f: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(f, f);
+    const pass = async () => {
+      try {
+        return await f();
+      } finally {
+        while (this.pending.length) await Promise.allSettled(this.pending.splice(0));
+      }
+    };
+    const run = this.queue.then(pass, pass);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -57,7 +66,7 @@ export abstract class Reconciler extends DurableObject<Env> {
 
   /** The store context a pass writes through (for subclasses' own RPCs). */
   protected writeCtx(): Ctx {
-    return writeCtx(this.env, (p) => this.ctx.waitUntil(p));
+    return writeCtx(this.env, (p) => this.pending.push(p), true);
   }
 
   override async alarm(): Promise<void> {

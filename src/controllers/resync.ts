@@ -36,7 +36,7 @@ export class Resync extends DurableObject<Env> {
       await Promise.all(
         rows.map((r) => {
           const t = targetOf({ resource, namespace: r.namespace, name: r.name });
-          return t ? poke(this.env, t) : undefined;
+          return t ? poke(this.env, t, true) : undefined;
         }),
       );
       const last = rows[rows.length - 1];
@@ -48,8 +48,10 @@ export class Resync extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     try {
       for (const resource of SWEPT) await this.sweep(resource);
-      await poke(this.env, SCHEDULER);
-      await cleanExpiredTokens(writeCtx(this.env, (p) => this.ctx.waitUntil(p)));
+      await poke(this.env, SCHEDULER, true);
+      const pending: Promise<unknown>[] = [];
+      await cleanExpiredTokens(writeCtx(this.env, (p) => pending.push(p), true));
+      await Promise.allSettled(pending);
     } finally {
       await this.ctx.storage.setAlarm(Date.now() + this.periodMs);
     }

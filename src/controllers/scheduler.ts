@@ -28,13 +28,14 @@ import {
   type BatchUpdate,
   batchKey,
   bodies,
+  changedSince,
   commitMany,
-  type Row,
   unboundVersions,
   type Version,
   versions,
 } from "../store/binding.ts";
-import { type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
+import { compactedRevision } from "../store/compaction.ts";
+import { currentRevision, type Key, type KObject, listObjects, withRv } from "../store/objects.ts";
 import { targetsFor } from "./pokes.ts";
 import { type Next, Reconciler, soon } from "./reconciler.ts";
 
@@ -357,6 +358,7 @@ class Snapshot {
   add(p: PodInfo, nodeName: string) {
     const n = this.byName.get(nodeName);
     if (!n) return;
+    this.version++;
     const info = "info" in p ? (p as Incoming).info : p;
     const placed = info.node === nodeName ? info : { ...info, node: nodeName };
     addAll(n.used, p.requests);
@@ -462,9 +464,18 @@ class Snapshot {
   }
 
   private nextStart = 0;
+  /** Counts pods added: a failure judged at one version holds for an alike pod at the same. */
+  private version = 0;
+  /** The last failure of each kind of pod (failureKey), with the version it was judged at. */
+  private readonly failures = new Map<string, { version: number; message: string }>();
 
   /** Choose a node for the pod, or say why none fits. */
   place(p: Incoming): { node: NodeState } | { message: string } {
+    // A round of 1,000 pods of one ReplicaSet that fit nowhere would filter every node for
+    // each; while nothing has been placed meanwhile, the first one's verdict is theirs too.
+    const kind = failureKey(p);
+    const failed = this.failures.get(kind);
+    if (failed?.version === this.version) return { message: failed.message };
     const total = this.nodes.length;
     const want = feasibleToFind(total);
     const reasons = new Map<string, number>();
@@ -478,7 +489,11 @@ class Snapshot {
       else for (const r of why) reasons.set(r, (reasons.get(r) ?? 0) + 1);
     }
     if (total) this.nextStart = (this.nextStart + seen) % total;
-    if (!feasible.length) return { message: fitMessage(total, reasons) };
+    if (!feasible.length) {
+      const message = fitMessage(total, reasons);
+      this.failures.set(kind, { version: this.version, message });
+      return { message };
+    }
     return { node: this.best(p, feasible) };
   }
 
@@ -519,6 +534,20 @@ class Snapshot {
     });
     return best[Math.floor(Math.random() * best.length)];
   }
+}
+
+/** Everything about a pod the filters read: pods alike in these get the same verdicts. */
+function failureKey(p: Incoming): string {
+  const spec = p.object.spec ?? {};
+  return JSON.stringify([
+    p.namespace,
+    p.labels,
+    spec.tolerations,
+    spec.nodeSelector,
+    spec.affinity,
+    p.ports,
+    [...p.requests],
+  ]);
 }
 
 const fraction = (used: number, capacity: number | undefined) =>
@@ -660,6 +689,10 @@ interface Parked {
 export class Scheduler extends Reconciler {
   /** The cluster as of the last round, refreshed by revision. */
   private nodeCache = new Map<string, NodeBase>();
+  /** The change-log revision the caches reflect; 0 until the first full read. */
+  private cursor = 0;
+  /** Pods no node is assigned to, by key, with their revisions. */
+  private unbound = new Map<string, Version>();
   private podCache = new Map<string, PodInfo>();
   /** Unschedulable pods by key (kube-scheduler's unschedulable queue). */
   private parked = new Map<string, Parked>();
@@ -672,7 +705,7 @@ export class Scheduler extends Reconciler {
     const pods = strategyFor("", "pods") as Strategy;
     await this.refresh(ctx);
     const now = ctx.now().getTime();
-    const unbound = await unboundVersions(ctx.db);
+    const unbound = [...this.unbound.values()];
     const due: Version[] = [];
     const parked = new Map<string, Parked>();
     for (const v of unbound) {
@@ -761,6 +794,7 @@ export class Scheduler extends Reconciler {
       if (!o) continue;
       if (o.node) {
         this.podCache.set(o.pod.key, { ...o.pod.info, rv, node: o.node });
+        this.unbound.delete(o.pod.key);
         this.bindings++;
         events.push(
           await podEvent(
@@ -811,12 +845,29 @@ export class Scheduler extends Reconciler {
     }
   }
 
-  /** Bring the cached nodes and bound pods up to date: re-read only what changed. */
+  /**
+   * Bring the cached nodes, bound pods and unbound pod revisions up to date. The change log says
+   * what was written since the last round, so a round reads only those objects; the first round,
+   * or one whose place in the log was compacted away, reads everything.
+   */
   private async refresh(ctx: Ctx) {
-    const [nodeVersions, podVersions] = await Promise.all([
+    // Read before anything else: what is written meanwhile is read again next round.
+    const [head, compacted] = await Promise.all([
+      currentRevision(ctx.db),
+      this.cursor ? compactedRevision(ctx.db) : 0,
+    ]);
+    if (this.cursor && this.cursor >= compacted) await this.catchUp(ctx, head);
+    else await this.reload(ctx);
+    this.cursor = head;
+  }
+
+  private async reload(ctx: Ctx) {
+    const [nodeVersions, podVersions, unbound] = await Promise.all([
       versions(ctx.db, "nodes"),
       versions(ctx.db, "pods"),
+      unboundVersions(ctx.db),
     ]);
+    this.unbound = new Map(unbound.map((v) => [`${v.namespace}/${v.name}`, v]));
     const nodes = new Map<string, NodeBase>();
     const staleNodes: { namespace: string; name: string }[] = [];
     for (const v of nodeVersions) {
@@ -824,13 +875,10 @@ export class Scheduler extends Reconciler {
       if (had && had.rv === v.rv) nodes.set(v.name, had);
       else staleNodes.push(v);
     }
-    for (const r of await bodies(ctx.db, "nodes", staleNodes)) {
-      const node = nodeBase(withRv(r.body, r.rv), r.rv);
-      nodes.set(r.name, node);
-      const had = this.nodeCache.get(r.name);
-      if (!had || roomier(had, node)) this.epoch++;
-    }
+    const oldNodes = this.nodeCache;
     this.nodeCache = nodes;
+    for (const r of await bodies(ctx.db, "nodes", staleNodes))
+      this.nodeChanged(oldNodes.get(r.name), withRv(r.body, r.rv), r.rv);
 
     const pods = new Map<string, PodInfo>();
     const stalePods: { namespace: string; name: string }[] = [];
@@ -840,21 +888,68 @@ export class Scheduler extends Reconciler {
       if (had && had.rv === v.rv) pods.set(key, had);
       else stalePods.push(v);
     }
-    const fresh: Row[] = await bodies(ctx.db, "pods", stalePods);
-    for (const r of fresh) {
-      const info = podInfo(withRv(r.body, r.rv), r.rv);
-      if (!info.node) continue;
-      pods.set(info.key, info);
-      const had = this.podCache.get(info.key);
-      if (!had) this.bindings++;
-      else if (had.node !== info.node || had.done !== info.done) this.epoch++;
-      else if (!sameLabels(had.labels, info.labels)) {
-        this.epoch++;
-        this.bindings++;
-      }
-    }
-    for (const key of this.podCache.keys()) if (!pods.has(key)) this.epoch++;
+    const oldPods = this.podCache;
+    for (const key of oldPods.keys()) if (!pods.has(key)) this.epoch++;
     this.podCache = pods;
+    for (const r of await bodies(ctx.db, "pods", stalePods)) {
+      const info = podInfo(withRv(r.body, r.rv), r.rv);
+      if (info.node) this.podChanged(oldPods.get(info.key), info);
+    }
+  }
+
+  /** Apply what the change log holds after the cursor, up to `head`. */
+  private async catchUp(ctx: Ctx, head: number) {
+    const changed = await changedSince(ctx.db, ["nodes", "pods"], this.cursor, head);
+    const nodeKeys: { namespace: string; name: string }[] = [];
+    const podKeys: { namespace: string; name: string }[] = [];
+    for (const c of changed) {
+      if (c.resource === "nodes") {
+        if (this.nodeCache.get(c.name)?.rv !== c.rv) nodeKeys.push(c);
+      } else if (this.podCache.get(`${c.namespace}/${c.name}`)?.rv !== c.rv) podKeys.push(c);
+    }
+    const [nodeRows, podRows] = await Promise.all([
+      bodies(ctx.db, "nodes", nodeKeys),
+      bodies(ctx.db, "pods", podKeys),
+    ]);
+    const foundNodes = new Set(nodeRows.map((r) => r.name));
+    for (const k of nodeKeys) if (!foundNodes.has(k.name)) this.nodeCache.delete(k.name);
+    for (const r of nodeRows)
+      this.nodeChanged(this.nodeCache.get(r.name), withRv(r.body, r.rv), r.rv);
+
+    const foundPods = new Set<string>();
+    for (const r of podRows) {
+      const key = `${r.namespace}/${r.name}`;
+      foundPods.add(key);
+      const info = podInfo(withRv(r.body, r.rv), r.rv);
+      if (info.node) {
+        this.unbound.delete(key);
+        this.podChanged(this.podCache.get(key), info);
+      } else
+        this.unbound.set(key, { namespace: r.namespace, name: r.name, rv: r.rv, nodeName: null });
+    }
+    for (const k of podKeys) {
+      const key = `${k.namespace}/${k.name}`;
+      if (foundPods.has(key)) continue;
+      this.unbound.delete(key);
+      if (this.podCache.delete(key)) this.epoch++;
+    }
+  }
+
+  private nodeChanged(had: NodeBase | undefined, o: KObject, rv: number) {
+    const node = nodeBase(o, rv);
+    this.nodeCache.set(node.name, node);
+    if (!had || roomier(had, node)) this.epoch++;
+  }
+
+  /** A bound pod read anew: what it frees or brings for waiting pods. */
+  private podChanged(had: PodInfo | undefined, info: PodInfo) {
+    this.podCache.set(info.key, info);
+    if (!had) this.bindings++;
+    else if (had.node !== info.node || had.done !== info.done) this.epoch++;
+    else if (!sameLabels(had.labels, info.labels)) {
+      this.epoch++;
+      this.bindings++;
+    }
   }
 
   /** Namespace labels, read only when some term selects namespaces by label. */

@@ -8,10 +8,10 @@
 // follows takes each key's newest change among the last N rows (N = writes in the chunk, so the
 // rows just appended are all in range) and applies the same conditions, which hold or fail
 // exactly as they did one statement earlier since nothing else runs inside the batch.
-import { and, asc, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lte, max, type SQL, sql } from "drizzle-orm";
 import type { DB } from "./db.ts";
 import { type Key, type KObject, serialise } from "./objects.ts";
-import { objects } from "./schema.ts";
+import { changes, objects } from "./schema.ts";
 
 export interface BatchUpdate {
   key: Key;
@@ -245,4 +245,25 @@ export async function unboundVersions(db: DB): Promise<Version[]> {
     .from(objects)
     .where(and(eq(objects.resource, "pods"), isNull(objects.nodeName)))
     .orderBy(asc(objects.namespace), asc(objects.name));
+}
+
+/** Keys of these resources written after revision `after` up to `upTo`, each with its newest. */
+export async function changedSince(
+  db: DB,
+  resources: string[],
+  after: number,
+  upTo: number,
+): Promise<{ resource: string; namespace: string; name: string; rv: number }[]> {
+  return db
+    .select({
+      resource: changes.resource,
+      namespace: changes.namespace,
+      name: changes.name,
+      rv: max(changes.rv).mapWith(Number),
+    })
+    .from(changes)
+    .where(and(inArray(changes.resource, resources), gt(changes.rv, after), lte(changes.rv, upTo)))
+    .groupBy(changes.resource, changes.namespace, changes.name) as Promise<
+    { resource: string; namespace: string; name: string; rv: number }[]
+  >;
 }

@@ -162,6 +162,24 @@ describe("scheduler", () => {
     expect(scheduledCondition(await getPod("big"))).toMatchObject({ status: "True" });
   });
 
+  it("tells alike pods that fit nowhere why, all alike, and places them on a node added later", async () => {
+    await nodes({ "s4-a": { cpu: "1" } });
+    const names = ["alike-0", "alike-1", "alike-2", "alike-3", "alike-4"];
+    for (const n of names) await createPod(n, { cpu: "2", labels: { app: "alike" } });
+    const message = "0/1 nodes are available: 1 Insufficient cpu.";
+    for (const n of names)
+      expect(
+        await eventually(async () => {
+          const c = scheduledCondition(await getPod(n));
+          return c?.status === "False" && c.message;
+        }),
+      ).toBe(message);
+
+    // The new node reaches the scheduler through the change log, not a full re-read.
+    await nodes({ "s4-big": { cpu: "16" } });
+    for (const n of names) expect(await eventually(() => boundTo(n))).toBe("s4-big");
+  });
+
   it("honours cordons, node affinity, host ports and pod anti-affinity", async () => {
     await nodes({
       "s3-a": { labels: { zone: "z1" } },
