@@ -19,7 +19,9 @@ export type ControllerBinding =
   | "SCHEDULER"
   | "NODE_LIFECYCLE"
   | "ENDPOINTS"
-  | "DISRUPTION";
+  | "DISRUPTION"
+  | "GARBAGE_COLLECTOR"
+  | "NAMESPACE_LIFECYCLE";
 
 export interface Target {
   binding: ControllerBinding;
@@ -166,8 +168,16 @@ function lifecycleInputsChanged(c: Committed, graceMs: number): boolean {
   return gap >= graceMs / 2;
 }
 
-const GC_KEY: Key = { resource: "gc", namespace: "", name: "gc" };
-const NAMESPACES_KEY: Key = { resource: "namespaces", namespace: "", name: "namespaces" };
+const GARBAGE_COLLECTOR: Target = {
+  binding: "GARBAGE_COLLECTOR",
+  name: "gc",
+  key: { resource: "gc", namespace: "", name: "gc" },
+};
+const NAMESPACE_LIFECYCLE: Target = {
+  binding: "NAMESPACE_LIFECYCLE",
+  name: "namespaces",
+  key: { resource: "namespaces", namespace: "", name: "namespaces" },
+};
 
 /** Whether a node write can change which DaemonSet pods belong on it (not a heartbeat). */
 function nodePlacementChanged(c: Committed): boolean {
@@ -247,16 +257,14 @@ export function pokesFor(env: Env, c: Committed, direct = false): Promise<void>[
     c.type === "DELETED" ||
     (deleting && (hasFinalizer(c, "foregroundDeletion") || hasFinalizer(c, "orphan")))
   )
-    out.push(quietly("garbage collector", env.GARBAGE_COLLECTOR.getByName("gc").poke(GC_KEY)));
+    out.push(poke(env, GARBAGE_COLLECTOR, direct));
   if (c.key.resource === "namespaces" && deleting && c.type !== "DELETED")
-    out.push(
-      quietly(
-        "namespace lifecycle",
-        env.NAMESPACE_LIFECYCLE.getByName("namespaces").poke(NAMESPACES_KEY),
-      ),
-    );
-  if (c.key.resource === "nodes" && nodePlacementChanged(c))
-    out.push(quietly("resync", env.RESYNC.getByName("resync").sweep("apps/daemonsets")));
+    out.push(poke(env, NAMESPACE_LIFECYCLE, direct));
+  if (c.key.resource === "nodes" && nodePlacementChanged(c)) {
+    // Uncordoning 1,000 nodes asks for one sweep of the DaemonSets, not 1,000.
+    const sweep = () => quietly("resync", env.RESYNC.getByName("resync").sweep("apps/daemonsets"));
+    out.push(direct ? sweep() : coalesced("RESYNC/apps/daemonsets", sweep));
+  }
   return out;
 }
 

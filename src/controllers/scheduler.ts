@@ -30,6 +30,7 @@ import {
   bodies,
   changedSince,
   commitMany,
+  podStates,
   unboundVersions,
   type Version,
   versions,
@@ -901,25 +902,32 @@ export class Scheduler extends Reconciler {
   private async catchUp(ctx: Ctx, head: number) {
     const changed = await changedSince(ctx.db, ["nodes", "pods"], this.cursor, head);
     const nodeKeys: { namespace: string; name: string }[] = [];
+    // Pods new to the cache are read whole; a bound pod's spec is fixed, so for one already
+    // cached (most are: kubelets reporting status) its node, phase, labels and owner do.
     const podKeys: { namespace: string; name: string }[] = [];
+    const cachedKeys: { namespace: string; name: string }[] = [];
     for (const c of changed) {
       if (c.resource === "nodes") {
         if (this.nodeCache.get(c.name)?.rv !== c.rv) nodeKeys.push(c);
-      } else if (this.podCache.get(`${c.namespace}/${c.name}`)?.rv !== c.rv) podKeys.push(c);
+        continue;
+      }
+      const had = this.podCache.get(`${c.namespace}/${c.name}`);
+      if (had?.rv !== c.rv) (had ? cachedKeys : podKeys).push(c);
     }
-    const [nodeRows, podRows] = await Promise.all([
+    const [nodeRows, podRows, states] = await Promise.all([
       bodies(ctx.db, "nodes", nodeKeys),
       bodies(ctx.db, "pods", podKeys),
+      podStates(ctx.db, cachedKeys),
     ]);
     const foundNodes = new Set(nodeRows.map((r) => r.name));
     for (const k of nodeKeys) if (!foundNodes.has(k.name)) this.nodeCache.delete(k.name);
     for (const r of nodeRows)
       this.nodeChanged(this.nodeCache.get(r.name), withRv(r.body, r.rv), r.rv);
 
-    const foundPods = new Set<string>();
+    const found = new Set<string>();
     for (const r of podRows) {
       const key = `${r.namespace}/${r.name}`;
-      foundPods.add(key);
+      found.add(key);
       const info = podInfo(withRv(r.body, r.rv), r.rv);
       if (info.node) {
         this.unbound.delete(key);
@@ -927,9 +935,23 @@ export class Scheduler extends Reconciler {
       } else
         this.unbound.set(key, { namespace: r.namespace, name: r.name, rv: r.rv, nodeName: null });
     }
-    for (const k of podKeys) {
+    for (const st of states) {
+      const key = `${st.namespace}/${st.name}`;
+      const had = this.podCache.get(key);
+      if (!had) continue;
+      found.add(key);
+      this.podChanged(had, {
+        ...had,
+        rv: st.rv,
+        node: st.nodeName ?? "",
+        labels: st.labels ? JSON.parse(st.labels) : {},
+        owner: controllerRef({ metadata: { ownerReferences: JSON.parse(st.owners ?? "[]") } })?.uid,
+        done: st.phase === "Succeeded" || st.phase === "Failed",
+      });
+    }
+    for (const k of [...podKeys, ...cachedKeys]) {
       const key = `${k.namespace}/${k.name}`;
-      if (foundPods.has(key)) continue;
+      if (found.has(key)) continue;
       this.unbound.delete(key);
       if (this.podCache.delete(key)) this.epoch++;
     }

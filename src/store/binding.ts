@@ -233,6 +233,39 @@ export async function bodies(
   return out;
 }
 
+export interface PodState {
+  namespace: string;
+  name: string;
+  rv: number;
+  nodeName: string | null;
+  phase: string | null;
+  /** metadata.labels and metadata.ownerReferences as JSON text (null without). */
+  labels: string | null;
+  owners: string | null;
+}
+
+/**
+ * What changes of a bound pod matter to the scheduler (node, phase, labels, owners), for these
+ * keys, without reading whole bodies (missing ones are left out).
+ */
+export async function podStates(
+  db: DB,
+  keys: { namespace: string; name: string }[],
+): Promise<PodState[]> {
+  const out: PodState[] = [];
+  for (let i = 0; i < keys.length; i += BODY_PAGE) {
+    const doc = JSON.stringify(keys.slice(i, i + BODY_PAGE).map((k) => [k.namespace, k.name]));
+    const rows = await db.all<PodState>(sql`SELECT o.namespace, o.name, o.rv,
+        o.node_name AS nodeName, json_extract(o.body, '$.status.phase') AS phase,
+        json_extract(o.body, '$.metadata.labels') AS labels,
+        json_extract(o.body, '$.metadata.ownerReferences') AS owners
+      FROM json_each(${doc}) AS j CROSS JOIN objects o ON o.resource = 'pods'
+        AND o.namespace = json_extract(j.value, '$[0]') AND o.name = json_extract(j.value, '$[1]')`);
+    out.push(...rows);
+  }
+  return out;
+}
+
 /** Pods no node is assigned to, as (key, revision), in key order. */
 export async function unboundVersions(db: DB): Promise<Version[]> {
   return db
