@@ -8,6 +8,8 @@
 // supplementalGroups and fsGroup are accepted only when the image runs that way anyway, and are
 // otherwise a CreateContainerConfigError: never a container that silently runs as someone else
 // (e.g. root). fsGroup, when accepted, does not change the ownership of volume files.
+// seLinuxOptions and windowsOptions are ignored, as the kubelet does on a Linux host without
+// SELinux.
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { ConfigError } from "./env.ts";
@@ -23,15 +25,13 @@ const CAPABILITIES = [
   "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
 ].map((c) => `CAP_${c}`);
 
-/** Fields a container's securityContext takes from the pod's when it does not set them. */
+/** Fields (of those applied) a container takes from the pod's securityContext if it lacks them. */
 const POD_LEVEL = [
   "runAsUser",
   "runAsGroup",
   "runAsNonRoot",
   "seccompProfile",
   "appArmorProfile",
-  "seLinuxOptions",
-  "windowsOptions",
 ] as const;
 
 export interface SecurityOptions {
@@ -44,7 +44,7 @@ export interface SecurityOptions {
 }
 
 /** The container's securityContext with the pod-level fields it does not set filled in. */
-export function effectiveSecurityContext(pod: any, c: any): any {
+function effectiveSecurityContext(pod: any, c: any): any {
   const podSc = pod.spec?.securityContext ?? {};
   const sc = { ...(c.securityContext ?? {}) };
   for (const k of POD_LEVEL) sc[k] ??= podSc[k];
