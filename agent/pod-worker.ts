@@ -14,6 +14,7 @@ import { ImageError, type Images, type PulledImage } from "./images.ts";
 import { containerLogFile, logUri, podLogDir } from "./logger.ts";
 import { ContainerProbes, probeOnce } from "./probes.ts";
 import { type Sandbox, setUpSandbox, tearDownSandbox } from "./sandbox.ts";
+import { heldCapabilities, needsImageUser, securityArgs } from "./security-context.ts";
 import {
   buildStatus,
   type ContainerRecord,
@@ -609,16 +610,22 @@ export class PodWorker {
     if (limits.memory)
       args.push("--memory-limit", String(parseQuantity(String(limits.memory)).value()));
     if (limits.cpu) args.push("--cpus", String(parseQuantity(String(limits.cpu)).toNumber()));
-    if (c.securityContext?.privileged) args.push("--privileged");
+    // The image config is read only when the user or the args need it.
+    let cfg: any;
+    const imageConfig = async () => (cfg ??= await rt.containerd.imageConfig(ref));
+    args.push(
+      ...securityArgs(pod, c, {
+        imageUser: needsImageUser(pod, c) ? ((await imageConfig()).User ?? "") : undefined,
+        allCapabilities: heldCapabilities,
+        seccompRoot: join(rt.dataDir, "seccomp"),
+      }),
+    );
     if (c.tty) args.push("--tty");
     args.push(ref, id);
     // command replaces the image's entrypoint, args its cmd; both expand $(VAR).
     const x = (list: string[]) => list.map((a) => expand(String(a), vars));
     if (c.command?.length) args.push(...x(c.command), ...x(c.args ?? []));
-    else if (c.args?.length) {
-      const cfg = await rt.containerd.imageConfig(ref);
-      args.push(...(cfg.Entrypoint ?? []), ...x(c.args));
-    }
+    else if (c.args?.length) args.push(...((await imageConfig()).Entrypoint ?? []), ...x(c.args));
     return args;
   }
 

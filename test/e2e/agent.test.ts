@@ -583,6 +583,101 @@ describe("host agent", () => {
     expect(readFileSync(join(host, "log"), "utf8")).toBe("init-1\ninit-2\nmain\nprestop\nterm\n");
   });
 
+  it("applies a container's securityContext; refuses runAsNonRoot for a root image and a runAsUser ctr cannot set", async () => {
+    // Each container reports its capabilities and no_new_privs, then tries to write.
+    const script = (name: string) =>
+      `grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; touch /x && echo wrote /x; ` +
+      `touch /scratch/${name} && echo wrote /scratch; busybox chown 1 /scratch/${name}; echo done; sleep 3600`;
+    const image = registry.ref("v1");
+    const scratch = [{ name: "scratch", mountPath: "/scratch" }];
+    await kubectl(
+      ["apply", "-f", "-"],
+      manifests(
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "locked" },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            volumes: [{ name: "scratch", emptyDir: {} }],
+            containers: [
+              {
+                name: "locked",
+                image,
+                command: ["sh", "-c", script("locked")],
+                volumeMounts: scratch,
+                securityContext: {
+                  readOnlyRootFilesystem: true,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ["CHOWN"] },
+                },
+              },
+              {
+                name: "plain",
+                image,
+                command: ["sh", "-c", script("plain")],
+                volumeMounts: scratch,
+              },
+            ],
+          },
+        },
+        {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "nonroot" },
+          spec: {
+            securityContext: { runAsNonRoot: true },
+            containers: [
+              { name: "root", image },
+              { name: "uid", image, securityContext: { runAsUser: 1000 } },
+            ],
+          },
+        },
+      ),
+    );
+    await kubectl(["wait", "--for=condition=Ready", "pod/locked", "--timeout=60s"]);
+    const logs = (c: string) =>
+      eventually(async () => {
+        const l = await kubectl(["logs", "locked", "-c", c]);
+        return l.includes("done") && l;
+      }, 30_000);
+    const capEff = (log: string) => BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(log)?.[1]}`);
+    const has = (log: string, bit: number) => ((capEff(log) >> BigInt(bit)) & 1n) === 1n;
+    const locked = await logs("locked");
+    expect(locked).toMatch(/^NoNewPrivs:\s*1$/m);
+    expect(has(locked, 0)).toBe(false); // CAP_CHOWN
+    expect(has(locked, 10)).toBe(true); // CAP_NET_BIND_SERVICE, a default one
+    expect(locked).toContain("touch: /x: Read-only file system");
+    expect(locked).toContain("wrote /scratch");
+    expect(locked).toContain("chown: /scratch/locked: Operation not permitted");
+    // Without a securityContext: Kubernetes' defaults, not ctr's (no no_new_privs).
+    const plain = await logs("plain");
+    expect(plain).toMatch(/^NoNewPrivs:\s*0$/m);
+    expect(has(plain, 0)).toBe(true);
+    expect(plain).toContain("wrote /x");
+    expect(plain).not.toContain("chown:");
+
+    const pod = await eventually(async () => {
+      const p = await json(["get", "pod", "nonroot"]);
+      const st = p.status.containerStatuses ?? [];
+      const waiting = st.filter(
+        (s: any) => s.state.waiting?.reason === "CreateContainerConfigError",
+      );
+      return waiting.length === 2 && p;
+    }, 60_000);
+    const state = (name: string) =>
+      pod.status.containerStatuses.find((s: any) => s.name === name).state.waiting;
+    expect(state("root").message).toBe(
+      `container has runAsNonRoot and image will run as root (pod: "nonroot_default(${pod.metadata.uid})", container: root)`,
+    );
+    expect(state("uid").message).toMatch(
+      /^runAsUser 1000 is not supported on this node: containerd 1\.6's ctr cannot set the process user/,
+    );
+    expect(pod.status.phase).toBe("Pending");
+    expect(await kubectl(["get", "pod", "nonroot"])).toMatch(/CreateContainerConfigError/);
+    expect((await containers()).filter((id) => id.startsWith("nonroot-"))).toEqual([]);
+  });
+
   it("a killed and restarted agent adopts its running containers without restarting them", async () => {
     const before = await podsOf("app=web");
     const tasks = await containerd.ctr(["tasks", "ls"]);
@@ -628,6 +723,8 @@ describe("host agent", () => {
       "pod/ticker",
       "pod/missing",
       "pod/duo",
+      "pod/locked",
+      "pod/nonroot",
       // sh as pid 1 ignores SIGTERM: the grace period given here ends it.
       "--grace-period=2",
       "--wait=false",
