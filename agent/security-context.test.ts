@@ -129,8 +129,8 @@ describe("runAsNonRoot and the process user", () => {
     expect(need({ runAsNonRoot: false })).toBe(false);
     expect(need({}, { runAsNonRoot: true })).toBe(true);
     expect(need({ runAsUser: 5 })).toBe(true);
-    expect(need({}, { fsGroup: 5 })).toBe(true);
-    expect(need({}, { supplementalGroups: [5] })).toBe(true);
+    expect(need({}, { fsGroup: 5 })).toBe(false);
+    expect(need({}, { supplementalGroups: [5] })).toBe(false);
   });
 
   it("refuses an image that runs as root, with the kubelet's message", () => {
@@ -176,14 +176,9 @@ describe("runAsNonRoot and the process user", () => {
     );
   });
 
-  it("refuses groups the process does not have already", () => {
-    expect(refusal({}, { fsGroup: 2000 }, "")).toMatch(
-      /^fsGroup 2000 is not supported on this node: containerd 1.6's ctr cannot add groups/,
-    );
-    expect(refusal({}, { supplementalGroups: [0, 3000] }, "")).toMatch(
-      /^supplementalGroups 3000 is not supported on this node/,
-    );
-    expect(refusal({}, { fsGroup: 2000, supplementalGroups: [2000] }, "1000:2000")).toBe("");
+  it("does not refuse fsGroup or supplementalGroups, which only add groups", () => {
+    expect(refusal({}, { fsGroup: 2000 }, "")).toBe("");
+    expect(refusal({}, { supplementalGroups: [0, 3000] }, "1000")).toBe("");
   });
 });
 

@@ -4,10 +4,12 @@
 // ctr 1.6 has no flag for the process user or groups (cmd/ctr/commands/run/run_unix.go, v1.6.20):
 // the process runs as the image config's `User`. `--config` is no way out either: it takes the
 // whole OCI spec from the file and skips the image, its snapshot and every other flag, so the
-// agent would have to build specs and root filesystems itself. Hence runAsUser, runAsGroup,
-// supplementalGroups and fsGroup are accepted only when the image runs that way anyway, and are
-// otherwise a CreateContainerConfigError: never a container that silently runs as someone else
-// (e.g. root). fsGroup, when accepted, does not change the ownership of volume files.
+// agent would have to build specs and root filesystems itself. Hence runAsUser and runAsGroup are
+// accepted only when the image runs that way anyway, and are otherwise a
+// CreateContainerConfigError: never a container that silently runs as someone else (e.g. root).
+// supplementalGroups and fsGroup would only add groups, so they are not refused (charts set
+// fsGroup beside images that already run as the right user): the process does not get them, and
+// fsGroup owns the pod's emptyDir volumes instead (volumes.ts), as the kubelet's does.
 // seLinuxOptions and windowsOptions are ignored, as the kubelet does on a Linux host without
 // SELinux.
 import { readFileSync } from "node:fs";
@@ -53,19 +55,12 @@ function effectiveSecurityContext(pod: any, c: any): any {
 
 /** Whether securityArgs needs the image's user: only then is the image config read. */
 export function needsImageUser(pod: any, c: any): boolean {
-  return asksForIds(pod, effectiveSecurityContext(pod, c));
+  return asksForIds(effectiveSecurityContext(pod, c));
 }
 
-/** Whether the effective `sc` or the pod asks for a user or groups. */
-function asksForIds(pod: any, sc: any): boolean {
-  const podSc = pod.spec?.securityContext ?? {};
-  return (
-    sc.runAsNonRoot === true ||
-    sc.runAsUser != null ||
-    sc.runAsGroup != null ||
-    podSc.fsGroup != null ||
-    (podSc.supplementalGroups ?? []).length > 0
-  );
+/** Whether the effective `sc` asks for a user or group. */
+function asksForIds(sc: any): boolean {
+  return sc.runAsNonRoot === true || sc.runAsUser != null || sc.runAsGroup != null;
 }
 
 /** The capabilities of this process (CapEff of /proc/self/status), as ctr names them. */
@@ -110,7 +105,7 @@ function imageIds(user: string): { uid?: number; gid?: number; name: string } {
 
 /** runAsNonRoot as the kubelet verifies it (same messages), then the user and groups. */
 function checkUser(pod: any, sc: any, imageUser: string | undefined, where: string): void {
-  if (!asksForIds(pod, sc)) return;
+  if (!asksForIds(sc)) return;
   if (imageUser === undefined) throw new Error("securityArgs: the image user was not given");
   const img = imageIds(imageUser);
   if (sc.runAsNonRoot === true) {
@@ -132,17 +127,6 @@ function checkUser(pod: any, sc: any, imageUser: string | undefined, where: stri
     throw new ConfigError(
       `runAsGroup ${sc.runAsGroup} is not supported on this node: containerd 1.6's ctr cannot set the process group and ${runsAs}; remove runAsGroup or use an image whose USER is <uid>:${sc.runAsGroup} ${where}`,
     );
-  const podSc = pod.spec?.securityContext ?? {};
-  const groups: [string, number][] = (podSc.supplementalGroups ?? []).map((g: number) => [
-    "supplementalGroups",
-    g,
-  ]);
-  if (podSc.fsGroup != null) groups.push(["fsGroup", podSc.fsGroup]);
-  for (const [field, g] of groups)
-    if (g !== img.gid)
-      throw new ConfigError(
-        `${field} ${g} is not supported on this node: containerd 1.6's ctr cannot add groups to the process and ${runsAs}; remove ${field} ${where}`,
-      );
 }
 
 function seccompArgs(profile: any, root: string, where: string): string[] {

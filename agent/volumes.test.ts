@@ -20,6 +20,23 @@ const pod = (volumes: any[]) => ({
 });
 
 describe("pod volumes", () => {
+  it("makes emptyDir writable by any user, owned by the pod's fsGroup when it has one", async () => {
+    const umask = process.umask(0o022);
+    try {
+      const plain = (
+        await prepareVolumes(pod([{ name: "e", emptyDir: {} }]), join(dir, "e1"), source, ctx)
+      ).get("e") as string;
+      expect(statSync(plain).mode & 0o7777).toBe(0o777);
+      const p = pod([{ name: "e", emptyDir: {} }]) as any;
+      p.spec.securityContext = { fsGroup: 2000 };
+      const grouped = (await prepareVolumes(p, join(dir, "e2"), source, ctx)).get("e") as string;
+      expect(statSync(grouped).gid).toBe(2000);
+      expect(statSync(grouped).mode & 0o7777).toBe(0o2777);
+    } finally {
+      process.umask(umask);
+    }
+  });
+
   it("writes configMap and secret keys as files, with items, paths and modes", async () => {
     const paths = await prepareVolumes(
       pod([

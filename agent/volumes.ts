@@ -3,6 +3,7 @@
 // containers by ctr.
 import {
   chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -130,7 +131,14 @@ export async function prepareVolumes(
     }
     const files: Files = new Map();
     if (v.emptyDir) {
-      mkdirSync(path, { recursive: true, mode: 0o777 });
+      mkdirSync(path, { recursive: true });
+      // World-writable whatever the agent's umask, as the kubelet makes it; with fsGroup, owned
+      // by that group and setgid, so what containers write there stays in it.
+      const fsGroup = pod.spec?.securityContext?.fsGroup;
+      if (typeof fsGroup === "number") {
+        chownSync(path, statSync(path).uid, fsGroup);
+        chmodSync(path, 0o2777);
+      } else chmodSync(path, 0o777);
       paths.set(v.name, path);
       continue;
     }
