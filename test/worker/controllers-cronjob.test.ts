@@ -78,7 +78,19 @@ async function complete(jobName: string) {
 // Hollow kubelets renew their Leases every second, so no node goes NotReady while a test waits.
 const keeper = leaseKeeper();
 const alive = keeper.alive;
-afterAll(() => keeper.stop());
+// The controllers' last passes end before the file does: a CronJob or Job alarm still running at
+// teardown finds the test environment gone.
+afterAll(async () => {
+  await call("DELETE", CRON);
+  await call("DELETE", `${JOBS}?propagationPolicy=Background`);
+  await eventually(
+    async () =>
+      (await call("GET", CRON)).body.items.length === 0 &&
+      (await call("GET", JOBS)).body.items.length === 0 &&
+      (await call("GET", `/api/v1${NS}/pods`)).body.items.length === 0,
+  );
+  keeper.stop();
+});
 
 beforeAll(async () => {
   await registerNode(NODE);
