@@ -5,32 +5,55 @@ import { allocateFor } from "../resources/allocate.ts";
 import type { Committed, Ctx } from "../resources/rest.ts";
 import { openDb } from "../store/db.ts";
 import { configureSealing } from "../store/sealing.ts";
-import { pokeHub, pokesFor } from "./pokes.ts";
+import { pokeCallsFor, pokeHub, pokesFor } from "./pokes.ts";
 
-/**
- * `inObject`: the writer is a Durable Object, which must await what `waitUntil` is handed before
- * its request ends and gets uncoalesced pokes (pokes.ts says why).
- */
-export function writeCtx(
-  env: Env,
-  waitUntil: (p: Promise<unknown>) => void,
-  inObject = false,
-): Ctx {
+function storeCtx(env: Env, onCommit: (c: Committed) => void): Ctx {
   configureSealing(env.SECRETS_KEY);
   const db = openDb(env.DB);
-  let hubPoked = false;
   return {
     db,
     now: () => new Date(),
-    onCommit: (c: Committed) => {
-      // One hub poke per request is enough: the hub reads everything after its cursor.
-      if (!hubPoked) {
-        hubPoked = true;
-        waitUntil(pokeHub(env, inObject));
-      }
-      for (const p of pokesFor(env, c, inObject)) waitUntil(p);
-    },
+    onCommit,
     allocate: (s, o, old) => allocateFor(db, env, s, o, old),
     admit: admission(defaultTolerationSeconds(env)),
   };
+}
+
+/** An API request's context: its pokes go out as it commits, coalesced across requests. */
+export function writeCtx(env: Env, waitUntil: (p: Promise<unknown>) => void): Ctx {
+  let hubPoked = false;
+  return storeCtx(env, (c) => {
+    // One hub poke per request is enough: the hub reads everything after its cursor.
+    if (!hubPoked) {
+      hubPoked = true;
+      waitUntil(pokeHub(env));
+    }
+    for (const p of pokesFor(env, c)) waitUntil(p);
+  });
+}
+
+/**
+ * A Durable Object's context (a controller pass). Its controller pokes wait for `flush`, once
+ * per callee, after every write of the pass: a pass creating 1,000 pods pokes the scheduler
+ * once. Nothing here is coalesced with other requests, and the object awaits `flush` before its
+ * request ends: a coalesced follow-up call would run in the context of the request that started
+ * it, and one made after a controller's alarm had returned broke the object ("the IoContext has
+ * no current IncomingRequest"; workerd then reset it, and the scheduler lost its cache every few
+ * seconds that way).
+ */
+export function objectCtx(env: Env): { ctx: Ctx; flush: () => Promise<void> } {
+  let hub: Promise<void> | undefined;
+  const calls = new Map<string, () => Promise<void>>();
+  const ctx = storeCtx(env, (c) => {
+    hub ??= pokeHub(env, true);
+    for (const [id, call] of pokeCallsFor(env, c)) calls.set(id, call);
+  });
+  const flush = async () => {
+    const due = [...calls.values()];
+    calls.clear();
+    const h = hub;
+    hub = undefined;
+    await Promise.allSettled([h, ...due.map((call) => call())]);
+  };
+  return { ctx, flush };
 }

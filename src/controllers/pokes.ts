@@ -237,38 +237,45 @@ function coalesced(id: string, call: () => Promise<void>): Promise<void> {
   return entry.done;
 }
 
-/**
- * Wake the target. `direct` skips the coalescing, for callers in a Durable Object: a follow-up
- * call queued by another request would run in the caller's context, and one made after the
- * caller's alarm has returned breaks the object ("the IoContext has no current IncomingRequest":
- * workerd then resets it, and the scheduler lost its cache every few seconds that way).
- */
-export const poke = (env: Env, t: Target, direct = false): Promise<void> => {
-  const call = () => quietly(t.name, env[t.binding].getByName(t.name).poke(t.key));
-  return direct ? call() : coalesced(`${t.binding}/${t.name}`, call);
-};
+/** A poke to make: its callee's id (what coalesces) and the call itself. */
+type PokeCall = [id: string, call: () => Promise<void>];
 
-export function pokesFor(env: Env, c: Committed, direct = false): Promise<void>[] {
+const pokeCall = (env: Env, t: Target): PokeCall => [
+  `${t.binding}/${t.name}`,
+  () => quietly(t.name, env[t.binding].getByName(t.name).poke(t.key)),
+];
+
+/** Wake the target, coalesced with other requests' pokes of it. */
+export const poke = (env: Env, t: Target): Promise<void> => coalesced(...pokeCall(env, t));
+
+/** The pokes a committed write calls for, by callee. */
+export function pokeCallsFor(env: Env, c: Committed): PokeCall[] {
   // The test switch: controllers must converge on their periodic alarms alone.
   if (env.DROP_POKES === "1") return [];
-  const out = targetsFor(c, graceMsOf(env)).map((t) => poke(env, t, direct));
+  const out = targetsFor(c, graceMsOf(env)).map((t) => pokeCall(env, t));
   const deleting = !!c.object.metadata?.deletionTimestamp;
   if (
     c.type === "DELETED" ||
     (deleting && (hasFinalizer(c, "foregroundDeletion") || hasFinalizer(c, "orphan")))
   )
-    out.push(poke(env, GARBAGE_COLLECTOR, direct));
+    out.push(pokeCall(env, GARBAGE_COLLECTOR));
   if (c.key.resource === "namespaces" && deleting && c.type !== "DELETED")
-    out.push(poke(env, NAMESPACE_LIFECYCLE, direct));
-  if (c.key.resource === "nodes" && nodePlacementChanged(c)) {
+    out.push(pokeCall(env, NAMESPACE_LIFECYCLE));
+  if (c.key.resource === "nodes" && nodePlacementChanged(c))
     // Uncordoning 1,000 nodes asks for one sweep of the DaemonSets, not 1,000.
-    const sweep = () => quietly("resync", env.RESYNC.getByName("resync").sweep("apps/daemonsets"));
-    out.push(direct ? sweep() : coalesced("RESYNC/apps/daemonsets", sweep));
-  }
+    out.push([
+      "RESYNC/apps/daemonsets",
+      () => quietly("resync", env.RESYNC.getByName("resync").sweep("apps/daemonsets")),
+    ]);
   return out;
 }
 
-export const pokeHub = (env: Env, direct = false): Promise<void> => {
-  const call = () => quietly("watch hub", env.WATCH_HUB.getByName("hub").poke());
-  return direct ? call() : coalesced("WATCH_HUB/hub", call);
-};
+/** An API request's pokes for a write: each coalesced with other requests' pokes of it. */
+export const pokesFor = (env: Env, c: Committed): Promise<void>[] =>
+  pokeCallsFor(env, c).map(([id, call]) => coalesced(id, call));
+
+const hubCall = (env: Env) => () => quietly("watch hub", env.WATCH_HUB.getByName("hub").poke());
+
+/** Wake the watch hub; `direct` (from a Durable Object) skips the coalescing: see context.ts. */
+export const pokeHub = (env: Env, direct = false): Promise<void> =>
+  direct ? hubCall(env)() : coalesced("WATCH_HUB/hub", hubCall(env));

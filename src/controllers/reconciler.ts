@@ -6,7 +6,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import type { Ctx } from "../resources/rest.ts";
 import type { Key } from "../store/objects.ts";
-import { writeCtx } from "./context.ts";
+import { objectCtx } from "./context.ts";
 
 /** What a reconcile wants next: a check after `ms`, the periodic resync, or nothing (gone). */
 export type Next = { after: number } | "resync" | "gone";
@@ -23,8 +23,8 @@ export abstract class Reconciler extends DurableObject<Env> {
   private key?: Key;
   private failures = 0;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Pokes a pass made; awaited before it ends, so none outlives the request that made it. */
-  private pending: Promise<unknown>[] = [];
+  /** The pokes of the pass's contexts: made and awaited as it ends (context.ts says why). */
+  private flushes: (() => Promise<void>)[] = [];
 
   protected abstract reconcile(ctx: Ctx, key: Key): Promise<Next>;
 
@@ -48,7 +48,8 @@ export abstract class Reconciler extends DurableObject<Env> {
       try {
         return await f();
       } finally {
-        while (this.pending.length) await Promise.allSettled(this.pending.splice(0));
+        while (this.flushes.length)
+          await Promise.allSettled(this.flushes.splice(0).map((f) => f()));
       }
     };
     const run = this.queue.then(pass, pass);
@@ -66,7 +67,9 @@ export abstract class Reconciler extends DurableObject<Env> {
 
   /** The store context a pass writes through (for subclasses' own RPCs). */
   protected writeCtx(): Ctx {
-    return writeCtx(this.env, (p) => this.pending.push(p), true);
+    const { ctx, flush } = objectCtx(this.env);
+    this.flushes.push(flush);
+    return ctx;
   }
 
   override async alarm(): Promise<void> {

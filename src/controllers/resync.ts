@@ -5,7 +5,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { openDb } from "../store/db.ts";
 import { listObjects } from "../store/objects.ts";
-import { writeCtx } from "./context.ts";
+import { objectCtx } from "./context.ts";
 import { poke, SCHEDULER, SWEPT, targetOf } from "./pokes.ts";
 import { cleanExpiredTokens } from "./token-cleaner.ts";
 
@@ -36,7 +36,7 @@ export class Resync extends DurableObject<Env> {
       await Promise.all(
         rows.map((r) => {
           const t = targetOf({ resource, namespace: r.namespace, name: r.name });
-          return t ? poke(this.env, t, true) : undefined;
+          return t ? poke(this.env, t) : undefined;
         }),
       );
       const last = rows[rows.length - 1];
@@ -48,10 +48,10 @@ export class Resync extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     try {
       for (const resource of SWEPT) await this.sweep(resource);
-      await poke(this.env, SCHEDULER, true);
-      const pending: Promise<unknown>[] = [];
-      await cleanExpiredTokens(writeCtx(this.env, (p) => pending.push(p), true));
-      await Promise.allSettled(pending);
+      await poke(this.env, SCHEDULER);
+      const { ctx, flush } = objectCtx(this.env);
+      await cleanExpiredTokens(ctx);
+      await flush();
     } finally {
       await this.ctx.storage.setAlarm(Date.now() + this.periodMs);
     }
