@@ -45,14 +45,19 @@ export async function closedLoop(
   return summarize(samples, performance.now() - start);
 }
 
-/** Start `op(i)` at a fixed rate for `seconds` (or until `stop()`), whatever the replies do. */
+/**
+ * Start `op(i)` at a fixed rate for `seconds` (or until `stop()`), whatever the replies do. A
+ * failed call is counted in `failed` and its first errors are printed, not thrown: a paced probe
+ * runs beside other work, and one lost connection must not end the run unreported.
+ */
 export async function openLoop(
   rate: number,
   seconds: number,
   op: (i: number) => Promise<void>,
   stop: () => boolean = () => false,
-): Promise<Summary> {
+): Promise<Summary & { failed: number }> {
   const samples: number[] = [];
+  let failed = 0;
   const inflight: Promise<void>[] = [];
   const start = performance.now();
   const total = rate * seconds;
@@ -61,11 +66,18 @@ export async function openLoop(
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const t = performance.now();
-    inflight.push(op(i).then(() => void samples.push(performance.now() - t)));
+    inflight.push(
+      op(i).then(
+        () => void samples.push(performance.now() - t),
+        (err) => {
+          if (++failed <= 3) process.stderr.write(`  paced call failed: ${err}\n`);
+        },
+      ),
+    );
   }
   await Promise.all(inflight);
-  return summarize(samples, performance.now() - start);
+  return { ...summarize(samples, performance.now() - start), failed };
 }
 
-export const fmt = (s: Summary) =>
-  `n=${s.n}  p50=${s.p50.toFixed(1)} ms  p99=${s.p99.toFixed(1)} ms  ${s.perSecond.toFixed(0)}/s`;
+export const fmt = (s: Summary & { failed?: number }) =>
+  `n=${s.n}  p50=${s.p50.toFixed(1)} ms  p99=${s.p99.toFixed(1)} ms  ${s.perSecond.toFixed(0)}/s${s.failed ? `  (${s.failed} failed)` : ""}`;

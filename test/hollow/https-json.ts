@@ -1,6 +1,7 @@
 // One JSON request over a keep-alive HTTPS agent with a bearer token: the hollow kubelets' and
 // the benchmarks' client of the local control plane.
 import { type Agent, request } from "node:https";
+import type { Socket } from "node:net";
 
 export interface Reply {
   status: number;
@@ -13,6 +14,13 @@ export interface Target {
   token: string;
   userAgent?: string;
 }
+
+/**
+ * Requests each socket has carried. Node marks `reusedSocket` only when a request takes an idle
+ * socket from the pool, not when a queued request is handed a socket just freed; either way the
+ * server may have closed it as the request went out.
+ */
+const carried = new WeakMap<Socket, number>();
 
 export function httpsJson(
   t: Target,
@@ -49,11 +57,21 @@ export function httpsJson(
           res.on("error", reject);
         },
       );
+      let reused = false;
+      req.on("socket", (socket) => {
+        const n = (carried.get(socket) ?? 0) + 1;
+        carried.set(socket, n);
+        reused = n > 1;
+      });
       req.on("error", (err: NodeJS.ErrnoException) => {
-        // The server may close an idle keep-alive socket just as it is reused: send again on a
-        // fresh one (Node's documented remedy for a reused socket).
-        if (req.reusedSocket && err.code === "ECONNRESET") send().then(resolve, reject);
-        else reject(err);
+        // The server may close a keep-alive socket it found idle just as it is reused (locally,
+        // workerd does so when its one thread left the socket unread past its pipeline timeout):
+        // send again on a fresh one, Node's documented remedy for a reused socket.
+        if ((req.reusedSocket || reused) && err.code === "ECONNRESET") send().then(resolve, reject);
+        else {
+          err.message = `${method} ${path}: ${err.message}`;
+          reject(err);
+        }
       });
       req.end(data);
     });
