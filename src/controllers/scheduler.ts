@@ -902,7 +902,7 @@ export class Scheduler extends Reconciler {
   private async catchUp(ctx: Ctx, head: number) {
     const changed = await changedSince(ctx.db, ["nodes", "pods"], this.cursor, head);
     const nodeKeys: { namespace: string; name: string }[] = [];
-    // Pods new to the cache are read whole; a bound pod's spec is fixed, so for one already
+    // Bound pods new to the cache are read whole; a bound pod's spec is fixed, so for one already
     // cached (most are: kubelets reporting status) its node, phase, labels and owner do.
     const podKeys: { namespace: string; name: string }[] = [];
     const cachedKeys: { namespace: string; name: string }[] = [];
@@ -914,17 +914,31 @@ export class Scheduler extends Reconciler {
       const had = this.podCache.get(`${c.namespace}/${c.name}`);
       if (had?.rv !== c.rv) (had ? cachedKeys : podKeys).push(c);
     }
-    const [nodeRows, podRows, states] = await Promise.all([
+    const [nodeRows, newStates, states] = await Promise.all([
       bodies(ctx.db, "nodes", nodeKeys),
-      bodies(ctx.db, "pods", podKeys),
+      podStates(ctx.db, podKeys),
       podStates(ctx.db, cachedKeys),
     ]);
+    // A new pod still waiting needs only its revision: the round that tries it reads its body.
+    // Reading it whole here too read each pending pod three times (created, tried, then marked
+    // Unschedulable by the round itself).
+    const found = new Set<string>();
+    for (const st of newStates) {
+      if (st.nodeName) continue;
+      const key = `${st.namespace}/${st.name}`;
+      found.add(key);
+      this.unbound.set(key, { namespace: st.namespace, name: st.name, rv: st.rv, nodeName: null });
+    }
+    const podRows = await bodies(
+      ctx.db,
+      "pods",
+      newStates.filter((st) => st.nodeName),
+    );
     const foundNodes = new Set(nodeRows.map((r) => r.name));
     for (const k of nodeKeys) if (!foundNodes.has(k.name)) this.nodeCache.delete(k.name);
     for (const r of nodeRows)
       this.nodeChanged(this.nodeCache.get(r.name), withRv(r.body, r.rv), r.rv);
 
-    const found = new Set<string>();
     for (const r of podRows) {
       const key = `${r.namespace}/${r.name}`;
       found.add(key);
