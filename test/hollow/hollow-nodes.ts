@@ -179,6 +179,13 @@ export class HollowNodes {
 
   /** Begin renewing Leases and running pods. */
   start(): void {
+    if (!this.renewTimer) {
+      // Registering 1,000 nodes takes longer than a period, so by now every node would be due
+      // at once, and renewing together they would stay together: spread them out again.
+      const t = Date.now();
+      for (const name of this.nextRenew.keys())
+        this.nextRenew.set(name, t + Math.random() * this.opts.renewSeconds * 1000);
+    }
     this.renewTimer ??= setInterval(() => this.renewDue(), 100);
     this.watching ??= this.watchLoop();
   }
