@@ -46,11 +46,11 @@ async function node(name: string) {
   return {
     name,
     /** Poll until `check` holds, renewing the node's lease meanwhile. */
-    until: <T>(check: () => Promise<T | undefined | false>) =>
+    until: <T>(check: () => Promise<T | undefined | false>, timeoutMs?: number) =>
       eventually(async () => {
         await heartbeat(name);
         return check();
-      }),
+      }, timeoutMs),
   };
 }
 
@@ -470,17 +470,19 @@ describe("endpoints controller", () => {
       );
     }
     await createService("many", { selector: { app: "many" }, ports: [{ port: 80 }] });
+    // 105 pods' worth of writes: a CI machine running the other test files at once needed more
+    // than the usual 10 s.
     const slices = await n.until(async () => {
       const s = await getSlices("many");
       return Object.keys(sliceEndpoints(s)).length === count ? s : undefined;
-    });
+    }, 30_000);
     expect(slices.map((s) => s.endpoints.length).sort((a, b) => a - b)).toEqual([5, 100]);
     const ep = await n.until(async () => {
       const e = await getEndpoints("many");
       return e?.subsets?.[0]?.addresses?.length === count ? e : undefined;
-    });
+    }, 30_000);
     expect(ep.subsets).toHaveLength(1);
-  }, 30_000);
+  }, 90_000);
 });
 
 const jsonEq = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
