@@ -4,11 +4,11 @@
 import { startCluster } from "../test/e2e/cluster.ts";
 import { HollowNodes } from "../test/hollow/hollow-nodes.ts";
 import { client } from "./http.ts";
-import { fmt, openLoop } from "./stats.ts";
+import { pacedWrites } from "./paced.ts";
+import { fmt } from "./stats.ts";
 
 const REPLICAS = 1000;
 const NODES = 20;
-const PROBES = 50;
 
 export async function benchDeployment() {
   const cluster = await startCluster();
@@ -19,13 +19,7 @@ export async function benchDeployment() {
       Array.from({ length: NODES }, (_, i) => ({ name: `hollow-${i}`, pods: "110" })),
     );
     nodes.start();
-    // The paced writes go round a set of objects, so that they never race each other for one
-    // (a 409 retry would count the bench's own contention, not the API's latency).
-    for (let i = 0; i < PROBES; i++)
-      await http("POST", "/api/v1/namespaces/default/configmaps", {
-        metadata: { name: `probe-${i}` },
-        data: {},
-      });
+    const startPaced = await pacedWrites(http, "default");
     const start = performance.now();
     const created = await http("POST", "/apis/apps/v1/namespaces/default/deployments", {
       metadata: { name: "big" },
@@ -55,24 +49,12 @@ export async function benchDeployment() {
       }
       return Number.NaN;
     })();
-    // Mutating latency while the rollout runs: 10 writes/s until it is done (or 10 minutes).
-    const paced = openLoop(
-      10,
-      600,
-      async (i) => {
-        await http(
-          "PATCH",
-          `/api/v1/namespaces/default/configmaps/probe-${i % PROBES}`,
-          { data: { tick: String(i) } },
-          "application/merge-patch+json",
-        );
-      },
-      () => done,
-    );
+    // Mutating latency while the rollout runs, until it is done (or 10 minutes).
+    const stopPaced = startPaced();
     const timeout = new Promise<number>((r) => setTimeout(() => r(Number.NaN), 600_000));
     const took = await Promise.race([watchAvailable, timeout]);
     done = true;
-    const latency = await paced;
+    const latency = await stopPaced();
     console.log(`\nDeployment of ${REPLICAS} replicas on ${NODES} hollow nodes`);
     console.log(
       Number.isNaN(took)

@@ -7,14 +7,14 @@
 import { startCluster } from "../test/e2e/cluster.ts";
 import { HollowNodes } from "../test/hollow/hollow-nodes.ts";
 import { type Client, client } from "./http.ts";
-import { closedLoop, fmt, openLoop } from "./stats.ts";
+import { pacedWrites } from "./paced.ts";
+import { closedLoop, fmt } from "./stats.ts";
 
 // Smaller runs for a quick look: BENCH_NODES=100 BENCH_PODS=1000 node bench/scheduler.ts;
 // BENCH_RUN_PODS=0 leaves bound pods as they are (the scheduler without the kubelets' writes).
 const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const PODS = Number(process.env.BENCH_PODS ?? 10_000);
 const NS = "bench-scheduler";
-const PROBES = 50;
 const merge = "application/merge-patch+json";
 
 const pod = (i: number) => ({
@@ -58,28 +58,7 @@ export async function benchScheduler() {
     );
     const registered = (performance.now() - t) / 1000;
     hollow.start();
-    // The paced writes go round a set of objects, so that they never race each other for one.
-    for (let i = 0; i < PROBES; i++)
-      await ok(
-        http("POST", `/api/v1/namespaces/${NS}/configmaps`, { metadata: { name: `probe-${i}` } }),
-        "probe",
-      );
-    let done = false;
-    const paced = openLoop(
-      10,
-      3600,
-      (i) =>
-        ok(
-          http(
-            "PATCH",
-            `/api/v1/namespaces/${NS}/configmaps/probe-${i % PROBES}`,
-            { data: { tick: String(i) } },
-            merge,
-          ),
-          "probe",
-        ),
-      () => done,
-    );
+    const stopPaced = (await pacedWrites(http, NS))();
 
     progress(`creating ${PODS} pods`);
     const create = await closedLoop(PODS, 32, (i) =>
@@ -97,8 +76,7 @@ export async function benchScheduler() {
     await hollow.waitForBound(PODS);
     const seconds = (performance.now() - t0) / 1000;
     const uncordoned = await uncordon;
-    done = true;
-    const latency = await paced;
+    const latency = await stopPaced();
 
     console.log(`\nScheduler: ${NODES} hollow nodes, ${PODS} pending pods`);
     console.log(`  register nodes    ${registered.toFixed(1)} s (node + lease each)`);

@@ -9,7 +9,7 @@
 // never makes the fleet renew less often.
 import { Agent, request } from "node:https";
 import { lineSplitter } from "../../src/k8s/lines.ts";
-import { httpsJson, type Reply } from "./https-json.ts";
+import { httpsJson, type Reply, type Target } from "./https-json.ts";
 
 export interface HollowNodeSpec {
   name: string;
@@ -47,15 +47,15 @@ const LEASE_NS = "kube-node-lease";
  */
 const RENEW_SOCKETS = 256;
 const merge = "application/merge-patch+json";
-const KUBELET = "hollow-kubelet/1.0";
 const now = () => `${new Date().toISOString().slice(0, 19)}Z`;
 const microNow = () => new Date().toISOString().replace("Z", "000Z");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class HollowNodes {
   private readonly url: URL;
-  private readonly agent: Agent;
-  private readonly renewAgent: Agent;
+  /** Pod writes and everything else, and the Lease renewals' own connections. */
+  private readonly target: Target;
+  private readonly renewTarget: Target;
   private readonly opts: Required<Omit<HollowOptions, "outcome" | "ready">> &
     Pick<HollowOptions, "outcome" | "ready">;
   /** Our nodes: name → whether its kubelet is alive. */
@@ -90,16 +90,14 @@ export class HollowNodes {
       ...opts,
     };
     this.url = new URL(opts.server);
-    this.agent = new Agent({
-      keepAlive: true,
-      maxSockets: this.opts.concurrency + 8,
-      rejectUnauthorized: false,
+    const target = (maxSockets: number): Target => ({
+      agent: new Agent({ keepAlive: true, maxSockets, rejectUnauthorized: false }),
+      url: this.url,
+      token: opts.token,
+      userAgent: "hollow-kubelet/1.0",
     });
-    this.renewAgent = new Agent({
-      keepAlive: true,
-      maxSockets: RENEW_SOCKETS,
-      rejectUnauthorized: false,
-    });
+    this.target = target(this.opts.concurrency + 8);
+    this.renewTarget = target(RENEW_SOCKETS);
   }
 
   /** How many distinct pods have been seen bound to these nodes. */
@@ -224,8 +222,8 @@ export class HollowNodes {
     this.watchReq?.destroy();
     await this.watching?.catch(() => {});
     while (this.inflight > 0 || this.renewing.size > 0) await sleep(20);
-    this.agent.destroy();
-    this.renewAgent.destroy();
+    this.target.agent.destroy();
+    this.renewTarget.agent.destroy();
   }
 
   // -------------------------------------------------------------------------
@@ -254,7 +252,7 @@ export class HollowNodes {
 
   private async renew(name: string) {
     const r = await httpsJson(
-      { agent: this.renewAgent, url: this.url, token: this.opts.token, userAgent: KUBELET },
+      this.renewTarget,
       "PATCH",
       `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NS}/leases/${name}`,
       { spec: { renewTime: microNow() } },
@@ -461,13 +459,7 @@ export class HollowNodes {
     body?: unknown,
     contentType = "application/json",
   ): Promise<Reply> {
-    return httpsJson(
-      { agent: this.agent, url: this.url, token: this.opts.token, userAgent: KUBELET },
-      method,
-      path,
-      body,
-      contentType,
-    );
+    return httpsJson(this.target, method, path, body, contentType);
   }
 }
 

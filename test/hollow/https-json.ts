@@ -16,9 +16,9 @@ export interface Target {
 }
 
 /**
- * Requests each socket has carried. Node marks `reusedSocket` only when a request takes an idle
- * socket from the pool, not when a queued request is handed a socket just freed; either way the
- * server may have closed it as the request went out.
+ * Requests each socket has carried. Node's `reusedSocket` is set only when a request takes an
+ * idle socket from the pool, not when a queued request is handed a socket just freed; this
+ * counts both, and in both the server may have closed the socket as the request went out.
  */
 const carried = new WeakMap<Socket, number>();
 
@@ -67,7 +67,7 @@ export function httpsJson(
         // The server may close a keep-alive socket it found idle just as it is reused (locally,
         // workerd does so when its one thread left the socket unread past its pipeline timeout):
         // send again on a fresh one, Node's documented remedy for a reused socket.
-        if ((req.reusedSocket || reused) && err.code === "ECONNRESET") send().then(resolve, reject);
+        if (reused && err.code === "ECONNRESET") send().then(resolve, reject);
         else {
           err.message = `${method} ${path}: ${err.message}`;
           reject(err);
