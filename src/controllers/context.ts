@@ -4,6 +4,7 @@ import { admission, defaultTolerationSeconds } from "../resources/admission.ts";
 import { allocateFor } from "../resources/allocate.ts";
 import type { Committed, Ctx } from "../resources/rest.ts";
 import { openDb } from "../store/db.ts";
+import type { Key } from "../store/objects.ts";
 import { configureSealing } from "../store/sealing.ts";
 import { pokeCallsFor, pokeHub, pokesFor } from "./pokes.ts";
 
@@ -39,14 +40,15 @@ export function writeCtx(env: Env, waitUntil: (p: Promise<unknown>) => void): Ct
  * request ends: a coalesced follow-up call would run in the context of the request that started
  * it, and one made after a controller's alarm had returned broke the object ("the IoContext has
  * no current IncomingRequest"; workerd then reset it, and the scheduler lost its cache every few
- * seconds that way).
+ * seconds that way). `self` is the key of the controller making the pass, which its own writes
+ * need not wake.
  */
-export function objectCtx(env: Env): { ctx: Ctx; flush: () => Promise<void> } {
+export function objectCtx(env: Env, self?: Key): { ctx: Ctx; flush: () => Promise<void> } {
   let hub: Promise<void> | undefined;
   const calls = new Map<string, () => Promise<void>>();
   const ctx = storeCtx(env, (c) => {
     hub ??= pokeHub(env, true);
-    for (const [id, call] of pokeCallsFor(env, c)) calls.set(id, call);
+    for (const [id, call] of pokeCallsFor(env, c, self)) calls.set(id, call);
   });
   const flush = async () => {
     const due = [...calls.values()];

@@ -22,10 +22,6 @@ export abstract class Reconciler extends DurableObject<Env> {
   protected resyncMs = 60_000;
   private key?: Key;
   private failures = 0;
-  /** A pass is reading and writing (its own pokes, made as it ends, do not count). */
-  private passing = false;
-  /** A poke came while a pass was reading: it may concern what the pass had already read. */
-  private pokedDuringPass = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** The pokes of the pass's contexts: made and awaited as it ends (context.ts says why). */
   private flushes: (() => Promise<void>)[] = [];
@@ -34,7 +30,6 @@ export abstract class Reconciler extends DurableObject<Env> {
 
   /** Wake up for `key` (the object this instance owns). */
   async poke(key: Key): Promise<void> {
-    if (this.passing) this.pokedDuringPass = true;
     if (!this.key) {
       this.key = key;
       await this.ctx.storage.put("key", key);
@@ -50,11 +45,9 @@ export abstract class Reconciler extends DurableObject<Env> {
    */
   protected serially<T>(f: () => Promise<T>): Promise<T> {
     const pass = async () => {
-      this.passing = true;
       try {
         return await f();
       } finally {
-        this.passing = false;
         while (this.flushes.length)
           await Promise.allSettled(this.flushes.splice(0).map((f) => f()));
       }
@@ -72,22 +65,21 @@ export abstract class Reconciler extends DurableObject<Env> {
     return this.serially(() => this.reconcile(this.writeCtx(), key));
   }
 
-  /** The store context a pass writes through (for subclasses' own RPCs). */
+  /**
+   * The store context a pass writes through (for subclasses' own RPCs). Its writes do not poke
+   * this object: the pass knows what it wrote.
+   */
   protected writeCtx(): Ctx {
-    const { ctx, flush } = objectCtx(this.env);
+    const { ctx, flush } = objectCtx(this.env, this.key);
     this.flushes.push(flush);
     return ctx;
   }
 
   override async alarm(): Promise<void> {
     let next: Next | undefined;
-    this.pokedDuringPass = false;
     try {
       next = await this.reconcileNow();
       this.failures = 0;
-      // A poke during the pass set an alarm that the one set below would replace (a pass that
-      // ends in "resync" put it 60 s off): look again soon instead.
-      if (next !== undefined && this.pokedDuringPass) next = soon(0);
     } catch (err) {
       this.failures++;
       console.error(`${this.constructor.name} ${JSON.stringify(this.key)}:`, err);
@@ -100,7 +92,11 @@ export abstract class Reconciler extends DurableObject<Env> {
       await this.ctx.storage.deleteAll();
       return;
     }
-    const after = next === "resync" ? this.resyncMs : Math.max(POKE_DELAY_MS, next.after);
-    await this.ctx.storage.setAlarm(Date.now() + after);
+    const at =
+      Date.now() + (next === "resync" ? this.resyncMs : Math.max(POKE_DELAY_MS, next.after));
+    // A poke during this handler set an alarm (getAlarm is null in a handler until one is set):
+    // it may concern what the pass had already read, so a sooner one stands.
+    const poked = await this.ctx.storage.getAlarm();
+    if (poked === null || poked > at) await this.ctx.storage.setAlarm(at);
   }
 }
