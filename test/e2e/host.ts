@@ -3,25 +3,39 @@
 // leaves the machine as it found it: no container, shim, mount, network namespace, bridge or
 // nftables table of ours.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BRIDGE, Cni, NETNS_PREFIX, NFT_TABLE, netnsName, netnsPath } from "../../agent/cni.ts";
+import { BRIDGE, NETNS_PREFIX, NFT_TABLE, netnsName, netnsPath } from "../../agent/cni.ts";
 import { type OwnContainerd, startOwnContainerd } from "../../scripts/containerd.ts";
 import { readKubeconfig, requestJson } from "../../scripts/kubeconfig.ts";
 import { createJoinToken } from "../../scripts/local-node.ts";
-import { CommandError, run } from "../../scripts/run.ts";
+import {
+  cleanupNetwork,
+  killShims,
+  removeAllContainers,
+  unmountUnder,
+} from "../../scripts/node-cleanup.ts";
+import { run } from "../../scripts/run.ts";
 import { root } from "./cluster.ts";
 
 /** containerd namespace the agent runs its pods in. */
 export const NAMESPACE = "kubeflare";
+export {
+  agentNetns,
+  agentNftTables,
+  bridgeExists,
+  bridgePorts,
+  cleanupNetwork,
+  mountsUnder,
+} from "../../scripts/node-cleanup.ts";
 /** The agent's bridge, the prefix of its network namespaces (under /run/netns), its nftables table. */
 export { BRIDGE, NETNS_PREFIX, NFT_TABLE };
 
-const CNI_CONFLIST = "kubeflare.conflist";
 export const AGENT_BUNDLE = join(root, "public/agent/kubeflare-agent.mjs");
 
+const lines = (s: string) => s.split("\n").filter((l) => l.trim());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Processes started here are killed when the test process exits, even after a failed test.
@@ -125,154 +139,6 @@ export async function startContainerd(
     rmSync(dir, { recursive: true, force: true });
   };
   return { dir, address, pid, agentDataDir, log: () => log, ctr, stop };
-}
-
-const lines = (s: string) => s.split("\n").filter((l) => l.trim());
-
-/** Kills and deletes every task, then deletes every container (and its snapshot). */
-async function removeAllContainers(
-  ctr: (args: string[], o?: { namespace?: string }) => Promise<string>,
-) {
-  const quiet = async (args: string[], namespace: string) => {
-    try {
-      await ctr(args, { namespace });
-    } catch {}
-  };
-  for (const namespace of lines(await ctr(["namespaces", "ls", "-q"]))) {
-    for (const id of lines(await ctr(["tasks", "ls", "-q"], { namespace }))) {
-      await quiet(["tasks", "kill", "-a", "-s", "SIGKILL", id], namespace);
-      await quiet(["tasks", "delete", "-f", id], namespace);
-    }
-    for (const id of lines(await ctr(["containers", "ls", "-q"], { namespace }))) {
-      await quiet(["containers", "delete", id], namespace);
-    }
-  }
-}
-
-/** Processes whose command line holds `needle`, with all their descendants. */
-function processTree(needle: string): number[] {
-  const parent = new Map<number, number>();
-  const roots: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    const pid = Number(name);
-    if (!pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      parent.set(pid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(needle))
-        roots.push(pid);
-    } catch {}
-  }
-  const tree = new Set(roots);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, ppid] of parent) {
-      if (tree.has(ppid) && !tree.has(pid)) {
-        tree.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...tree];
-}
-
-/** Shims outlive containerd by design; those of this containerd (and what they run) go. */
-function killShims(address: string) {
-  for (const pid of processTree(address)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {}
-  }
-}
-
-/** Mount points at or under `dir`, deepest first (from /proc/self/mountinfo). */
-export function mountsUnder(dir: string): string[] {
-  const unoctal = (s: string) =>
-    s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  return lines(readFileSync("/proc/self/mountinfo", "utf8"))
-    .map((l) => unoctal(l.split(" ")[4]))
-    .filter((m) => m === dir || m.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-}
-
-async function unmountUnder(dir: string) {
-  for (let i = 0; i < 5; i++) {
-    const mounts = mountsUnder(dir);
-    if (!mounts.length) return;
-    for (const m of mounts) {
-      try {
-        await run("umount", ["-l", m], { quiet: true });
-      } catch {}
-    }
-  }
-  // Removing the dir with a mount still in place would delete what the mount shows.
-  throw new Error(`still mounted under ${dir}: ${mountsUnder(dir).join(", ")}`);
-}
-
-/** Network namespaces the agent made (`ip netns` names with NETNS_PREFIX). */
-export async function agentNetns(): Promise<string[]> {
-  return lines(await run("ip", ["netns", "list"], { quiet: true }))
-    .map((l) => l.split(" ")[0])
-    .filter((n) => n.startsWith(NETNS_PREFIX));
-}
-
-/** nftables tables named NFT_TABLE, as `<family> <name>`. */
-export async function agentNftTables(): Promise<string[]> {
-  return lines(await run("nft", ["list", "tables"], { quiet: true }))
-    .map((l) => l.replace(/^table /, ""))
-    .filter((t) => t.split(" ")[1] === NFT_TABLE);
-}
-
-export async function bridgeExists(): Promise<boolean> {
-  try {
-    await run("ip", ["link", "show", BRIDGE], { quiet: true });
-    return true;
-  } catch (err) {
-    if (err instanceof CommandError) return false;
-    throw err;
-  }
-}
-
-/** Interfaces attached to the agent's bridge (the host ends of pod veths). */
-export async function bridgePorts(): Promise<string[]> {
-  if (!(await bridgeExists())) return [];
-  return lines(await run("ip", ["-o", "link", "show", "master", BRIDGE], { quiet: true })).map(
-    (l) => l.split(":")[1].trim().split("@")[0],
-  );
-}
-
-/** The pod CIDR of the network the agent wrote into `dataDir` (undefined if none). */
-function podCidrOf(dataDir: string): string | undefined {
-  try {
-    const conf = JSON.parse(readFileSync(join(dataDir, "cni", CNI_CONFLIST), "utf8"));
-    return conf.plugins[0].ipam.ranges[0][0].subnet;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Tears down the pod sandboxes the agent with this data dir left (CNI DEL through the agent's own
- * code: IP release, veth, masquerade and port-map rules; then the netns). Then, when no pod of
- * any agent is attached to the bridge any more, deletes the bridge and the nftables table. Other
- * agents' sandboxes on this machine are left alone.
- */
-export async function cleanupNetwork(dataDir: string) {
-  const podCIDR = podCidrOf(dataDir);
-  if (podCIDR) {
-    const cni = new Cni(dataDir, podCIDR);
-    const ours = readdirSync(join(dataDir, "cni", "results"))
-      .filter((f) => f.endsWith(".json"))
-      .map((f) => f.slice(0, -5));
-    for (const uid of ours) {
-      await cni.tearDown(uid).catch(() => {});
-      if (existsSync(netnsPath(uid))) await run("ip", ["netns", "delete", netnsName(uid)]);
-    }
-  }
-  if ((await bridgePorts()).length) return;
-  if (await bridgeExists()) await run("ip", ["link", "delete", BRIDGE], { quiet: true });
-  for (const t of await agentNftTables())
-    await run("nft", ["delete", "table", ...t.split(" ")], { quiet: true });
 }
 
 /** k3s-style registries.yaml making each `host:port` a plain-HTTP registry. */
