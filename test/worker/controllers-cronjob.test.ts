@@ -88,7 +88,7 @@ afterAll(async () => {
       (await call("GET", CRON)).body.items.length === 0 &&
       (await call("GET", JOBS)).body.items.length === 0,
   );
-  keeper.stop();
+  await keeper.stop();
   await call("DELETE", `/api/v1/nodes/${NODE}`);
 }, 30_000);
 

@@ -10,7 +10,7 @@ import { computeHash } from "../../src/controllers/template-hash.ts";
 import { openDb } from "../../src/store/db.ts";
 import { commit, getObject } from "../../src/store/objects.ts";
 import { call, eventually } from "./helpers.ts";
-import { registerNode, syncPods } from "./hollow.ts";
+import { leaseKeeper, registerNode, syncPods } from "./hollow.ts";
 
 const merge = { "content-type": "application/merge-patch+json" };
 const jsonPatch = { "content-type": "application/json-patch+json" };
@@ -231,35 +231,13 @@ async function undo(ns: string, name: string) {
   return rs;
 }
 
-/** Renew the hollow nodes' Leases every second (node lifecycle's grace is 3 s in tests). */
-function keepAlive(nodes: string[]): () => Promise<void> {
-  const inFlight = new Set<Promise<unknown>>();
-  const timer = setInterval(() => {
-    const renewTime = new Date().toISOString().replace("Z", "000Z");
-    for (const n of nodes) {
-      const p = call(
-        "PATCH",
-        `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n}`,
-        { spec: { renewTime } },
-        merge,
-      ).catch(() => undefined);
-      inFlight.add(p);
-      p.finally(() => inFlight.delete(p));
-    }
-  }, 1000);
-  return async () => {
-    clearInterval(timer);
-    await Promise.all(inFlight);
-  };
-}
-
 const revision = (o: any) => o.metadata.annotations?.["deployment.kubernetes.io/revision"];
 
 describe("Deployment controller", () => {
   let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     for (const n of NODES) await registerNode(n);
-    stop = keepAlive(NODES);
+    stop = leaseKeeper(NODES).stop;
   });
   afterAll(() => stop?.());
 

@@ -10,7 +10,7 @@ import {
 import { openDb } from "../../src/store/db.ts";
 import { commit, getObject } from "../../src/store/objects.ts";
 import { call, eventually } from "./helpers.ts";
-import { registerNode, syncPods } from "./hollow.ts";
+import { leaseKeeper, registerNode, syncPods } from "./hollow.ts";
 
 const merge = { "content-type": "application/merge-patch+json" };
 const SUFFIX = /^[bcdfghjklmnpqrstvwxz2456789]{5}$/;
@@ -105,28 +105,6 @@ const rvs = async (ns: string, name: string) => [
   ...(await pods(ns, true)).map((p) => `${p.metadata.name}@${p.metadata.resourceVersion}`).sort(),
 ];
 
-/** Renew the hollow nodes' Leases every second (node lifecycle's grace is 3 s in tests). */
-function keepAlive(nodes: string[]): () => Promise<void> {
-  const inFlight = new Set<Promise<unknown>>();
-  const timer = setInterval(() => {
-    const renewTime = new Date().toISOString().replace("Z", "000Z");
-    for (const n of nodes) {
-      const p = call(
-        "PATCH",
-        `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n}`,
-        { spec: { renewTime } },
-        merge,
-      ).catch(() => undefined);
-      inFlight.add(p);
-      p.finally(() => inFlight.delete(p));
-    }
-  }, 1000);
-  return async () => {
-    clearInterval(timer);
-    await Promise.all(inFlight);
-  };
-}
-
 // One hollow node for the whole file: whoever binds (the scheduler or bind() below), pods land here.
 const NODE = "rs-node";
 
@@ -134,7 +112,7 @@ describe("ReplicaSet controller", () => {
   let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     await registerNode(NODE);
-    stop = keepAlive([NODE]);
+    stop = leaseKeeper([NODE]).stop;
   });
   afterAll(() => stop?.());
 

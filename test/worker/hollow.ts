@@ -162,20 +162,32 @@ function podStatus(pod: any, node: string, phase: string, ready: boolean) {
 }
 
 /**
- * Renew the Leases of the nodes in `alive` every second while a test file runs (the Lease alone:
- * a node status write would sweep every DaemonSet).
+ * Renew the Leases of the nodes in `alive` every second while a test file runs (node
+ * lifecycle's grace is 3 s in tests; the Lease alone: a node status write would sweep every
+ * DaemonSet). Steps a test waits on cannot stall the renewals, as heartbeats between steps can
+ * on a loaded machine. `stop` waits for the renewals in flight.
  */
-export function leaseKeeper() {
-  const alive = new Set<string>();
+export function leaseKeeper(nodes: string[] = []) {
+  const alive = new Set<string>(nodes);
+  const inFlight = new Set<Promise<unknown>>();
   const timer = setInterval(() => {
     const renewTime = microNow();
-    for (const n of alive)
-      call(
+    for (const n of alive) {
+      const p = call(
         "PATCH",
         `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n}`,
         { spec: { renewTime } },
         merge,
       ).catch(() => undefined);
+      inFlight.add(p);
+      p.finally(() => inFlight.delete(p));
+    }
   }, 1000);
-  return { alive, stop: () => clearInterval(timer) };
+  return {
+    alive,
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(inFlight);
+    },
+  };
 }
