@@ -77,7 +77,7 @@ export function heldCapabilities(status = readFileSync("/proc/self/status", "utf
 export function securityArgs(pod: any, c: any, o: SecurityOptions): string[] {
   const sc = effectiveSecurityContext(pod, c);
   const where = `(pod: "${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})", container: ${c.name})`;
-  checkUser(pod, sc, o.imageUser, where);
+  checkUser(sc, o.imageUser, where);
   const apparmor = sc.appArmorProfile?.type;
   if (apparmor && apparmor !== "Unconfined")
     throw new ConfigError(
@@ -104,7 +104,7 @@ function imageIds(user: string): { uid?: number; gid?: number; name: string } {
 }
 
 /** runAsNonRoot as the kubelet verifies it (same messages), then the user and groups. */
-function checkUser(pod: any, sc: any, imageUser: string | undefined, where: string): void {
+function checkUser(sc: any, imageUser: string | undefined, where: string): void {
   if (!asksForIds(sc)) return;
   if (imageUser === undefined) throw new Error("securityArgs: the image user was not given");
   const img = imageIds(imageUser);

@@ -152,8 +152,7 @@ describe("agent network cleanup", () => {
       await ip("-n", remote, "addr", "add", "198.18.7.2/30", "dev", `${link}n`);
       await ip("-n", remote, "link", "set", `${link}n`, "up");
       // Two agents' worth of starts with the same podCIDR (a restart reads the same data dir).
-      for (const [i, uid] of uids.entries())
-        await new Cni(join(tmp, "masq-agent"), podCIDR).setUp(uid, []);
+      for (const uid of uids) await new Cni(join(tmp, "masq-agent"), podCIDR).setUp(uid, []);
       const table = await run("nft", ["list", "table", "ip", NFT_TABLE], { quiet: true });
       expect(table.match(/masquerade/g)?.length).toBe(1);
       expect(table).toContain(`ip saddr ${podCIDR}`);
