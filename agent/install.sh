@@ -17,6 +17,7 @@ INSECURE=""
 SYSTEMD=yes
 INSTALL_DIR="${KUBEFLARE_INSTALL_DIR:-/usr/local/lib/kubeflare}"
 UNIT="${KUBEFLARE_UNIT_FILE:-/etc/systemd/system/kubeflare-agent.service}"
+BIN_DIR="${KUBEFLARE_BIN_DIR:-/usr/local/bin}"
 
 info() { echo "[kubeflare] $*" >&2; }
 fatal() {
@@ -38,6 +39,7 @@ Usage: curl -sfL https://<control-plane>/install.sh | sh -s - --token <join-toke
   --no-systemd                  run the agent in the foreground instead of installing a service
 
 Environment: KUBEFLARE_TOKEN, KUBEFLARE_SERVER, KUBEFLARE_INSTALL_DIR (/usr/local/lib/kubeflare),
+KUBEFLARE_BIN_DIR (/usr/local/bin: kubeflare-killall.sh, kubeflare-agent-uninstall.sh),
 KUBEFLARE_NODE (the node binary to use).
 EOF
 }
@@ -79,6 +81,13 @@ if [ -z "$TOKEN" ] && [ ! -f "${DATA_DIR:-/var/lib/kubeflare-agent}/credential.j
   fatal "a join token is required: --token <token> (create one on the control plane with: npm run token -- create)"
 fi
 [ -z "$REGISTRIES" ] || [ -r "$REGISTRIES" ] || fatal "registries file $REGISTRIES is not readable"
+# As the agent resolves it; kubeflare-agent-uninstall.sh removes it.
+data_dir="${DATA_DIR:-/var/lib/kubeflare-agent}"
+case "$data_dir" in
+/) fatal "--data-dir / would put the agent's state in the root directory" ;;
+/*) ;;
+*) data_dir="$(pwd)/$data_dir" ;;
+esac
 
 # --- prerequisites ----------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || fatal "run as root (the agent runs containers, network namespaces and nftables): ... | sudo sh -s - ..."
@@ -131,6 +140,45 @@ fi
   fatal "$url did not return the agent (is $SERVER a kubeflare control plane?)"
 }
 mv -f "$download" "$bundle"
+
+# --- killall and uninstall scripts (as k3s-killall.sh and k3s-agent-uninstall.sh) ---------------
+mkdir -p "$BIN_DIR"
+cat >"$BIN_DIR/kubeflare-killall.sh" <<SCRIPT
+#!/bin/sh
+# Written by kubeflare's install.sh. Stops the kubeflare agent (its systemd service; stop an agent
+# run in the foreground yourself first) and removes its pods' containers, network namespaces and
+# IP addresses, and the bridge and nftables table, as k3s-killall.sh does. The control plane
+# keeps the pods: the agent runs them again when it starts.
+set -eu
+[ "\$(id -u)" = 0 ] || { echo "[kubeflare] error: run as root" >&2; exit 1; }
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl stop kubeflare-agent.service 2>/dev/null || true
+fi
+exec "$NODE" "$bundle" killall --data-dir "$data_dir" --containerd-address "$address"
+SCRIPT
+cat >"$BIN_DIR/kubeflare-agent-uninstall.sh" <<SCRIPT
+#!/bin/sh
+# Written by kubeflare's install.sh. Removes the kubeflare agent from this host, as
+# k3s-agent-uninstall.sh does: its pods (kubeflare-killall.sh), its systemd service, the agent and
+# its data. The Node stays in the cluster until you delete it there.
+set -eu
+[ "\$(id -u)" = 0 ] || { echo "[kubeflare] error: run as root" >&2; exit 1; }
+"$BIN_DIR/kubeflare-killall.sh" || echo "[kubeflare] warning: the pods were not all removed (see above)" >&2
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable kubeflare-agent.service 2>/dev/null || true
+  rm -f "$UNIT" "$UNIT.env"
+  systemctl daemon-reload
+else
+  rm -f "$UNIT" "$UNIT.env"
+fi
+rm -f "$bundle"
+rmdir "$INSTALL_DIR" 2>/dev/null || true
+rm -rf "$data_dir"
+rm -f "$BIN_DIR/kubeflare-killall.sh" "$BIN_DIR/kubeflare-agent-uninstall.sh"
+echo "[kubeflare] the agent is removed; delete its Node with: kubectl delete node <name>" >&2
+SCRIPT
+chmod 755 "$BIN_DIR/kubeflare-killall.sh" "$BIN_DIR/kubeflare-agent-uninstall.sh"
+info "installed $BIN_DIR/kubeflare-killall.sh and $BIN_DIR/kubeflare-agent-uninstall.sh"
 
 # --- run ------------------------------------------------------------------------------------------
 set -- --server "$SERVER"

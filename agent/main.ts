@@ -2,12 +2,15 @@
 // renews its Lease and runs the pods bound to it through containerd.
 //   node kubeflare-agent.mjs --server URL (--token T | already joined) [--node-name N]
 //     [--data-dir D] [--containerd-address A] [--insecure-skip-tls-verify] [--registries FILE]
+//   node kubeflare-agent.mjs killall [--data-dir D] [--containerd-address A]
+//     (with the agent stopped: removes its pods' containers and sandboxes, see cleanup.ts)
 import "./v8-flags.ts";
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Api } from "./api.ts";
+import { killall } from "./cleanup.ts";
 import { CNI_PATH } from "./cni.ts";
 import { Containerd } from "./containerd.ts";
 import { trimHeapWhenGrown } from "./heap-trim.ts";
@@ -18,12 +21,14 @@ import { loadRegistries } from "./registries.ts";
 import { startTunnel } from "./tunnel.ts";
 
 const USAGE = `usage: kubeflare-agent --server URL [--token TOKEN] [--node-name NAME]
-  [--data-dir DIR] [--containerd-address SOCK] [--insecure-skip-tls-verify] [--registries FILE]`;
+  [--data-dir DIR] [--containerd-address SOCK] [--insecure-skip-tls-verify] [--registries FILE]
+       kubeflare-agent killall [--data-dir DIR] [--containerd-address SOCK]`;
 
 const log = (msg: string) => console.log(`${new Date().toISOString()} ${msg}`);
 
 async function main() {
-  const { values: a } = parseArgs({
+  const { values: a, positionals } = parseArgs({
+    allowPositionals: true,
     options: {
       server: { type: "string" },
       token: { type: "string" },
@@ -42,6 +47,19 @@ async function main() {
     return;
   }
   const dataDir = resolve(a["data-dir"] as string);
+  if (positionals.length) {
+    if (positionals.length > 1 || positionals[0] !== "killall")
+      throw new Error(`unknown command ${positionals.join(" ")}\n${USAGE}`);
+    const containerd = new Containerd(a["containerd-address"] as string);
+    if (!(await containerd.ping()))
+      throw new Error(`containerd does not answer on ${containerd.address}`);
+    const removed = await killall(containerd, dataDir);
+    log(
+      `removed ${removed.containers} container(s) and ${removed.sandboxes} pod sandbox(es); ` +
+        "the control plane keeps the pods, and the agent runs them again when it starts",
+    );
+    return;
+  }
   const insecure = a["insecure-skip-tls-verify"] as boolean;
   const saved = loadCredential(dataDir);
   const server = a.server ?? saved?.server;

@@ -8,14 +8,9 @@ import { existsSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { cleanupNetwork } from "../agent/cleanup.ts";
 import { startOwnContainerd } from "./containerd.ts";
-import {
-  cleanupNetwork,
-  killShims,
-  processTree,
-  removeAllContainers,
-  unmountUnder,
-} from "./node-cleanup.ts";
+import { killShims, processTree, removeAllContainers, unmountUnder } from "./node-cleanup.ts";
 import { run } from "./run.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");

@@ -1,14 +1,9 @@
-// Tearing down what a host's agent and its containerd leave running: every container and task,
-// the shims, the pods' sandboxes (CNI DEL, network namespaces, UTS mounts), and the bridge and
-// nftables table once no pod of any agent uses them. `npm run killall` and the end-to-end
-// tests' cleanup share it.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { BRIDGE, Cni, NETNS_PREFIX, NFT_TABLE, netnsName, netnsPath } from "../agent/cni.ts";
-import { tearDownSandbox } from "../agent/sandbox.ts";
-import { CommandError, run } from "./run.ts";
-
-const CNI_CONFLIST = "kubeflare.conflist";
+// Tearing down a containerd of our own (npm start's node, the end-to-end tests' hosts) with
+// everything it ran: every container and task in every namespace, the shims, and the mounts left
+// under a directory. The pods' network goes through the agent's own cleanup (agent/cleanup.ts).
+// `npm run killall` and the end-to-end tests' cleanup share it.
+import { readdirSync, readFileSync } from "node:fs";
+import { run } from "./run.ts";
 
 const lines = (s: string) => s.split("\n").filter((l) => l.trim());
 
@@ -96,68 +91,4 @@ export async function unmountUnder(dir: string) {
   }
   // Removing the dir with a mount still in place would delete what the mount shows.
   throw new Error(`still mounted under ${dir}: ${mountsUnder(dir).join(", ")}`);
-}
-
-/** Network namespaces the agent made (`ip netns` names with NETNS_PREFIX). */
-export async function agentNetns(): Promise<string[]> {
-  return lines(await run("ip", ["netns", "list"], { quiet: true }))
-    .map((l) => l.split(" ")[0])
-    .filter((n) => n.startsWith(NETNS_PREFIX));
-}
-
-/** nftables tables named NFT_TABLE, as `<family> <name>`. */
-export async function agentNftTables(): Promise<string[]> {
-  return lines(await run("nft", ["list", "tables"], { quiet: true }))
-    .map((l) => l.replace(/^table /, ""))
-    .filter((t) => t.split(" ")[1] === NFT_TABLE);
-}
-
-export async function bridgeExists(): Promise<boolean> {
-  try {
-    await run("ip", ["link", "show", BRIDGE], { quiet: true });
-    return true;
-  } catch (err) {
-    if (err instanceof CommandError) return false;
-    throw err;
-  }
-}
-
-/** Interfaces attached to the agent's bridge (the host ends of pod veths). */
-export async function bridgePorts(): Promise<string[]> {
-  if (!(await bridgeExists())) return [];
-  return lines(await run("ip", ["-o", "link", "show", "master", BRIDGE], { quiet: true })).map(
-    (l) => l.split(":")[1].trim().split("@")[0],
-  );
-}
-
-/** The pod CIDR of the network the agent wrote into `dataDir` (undefined if none). */
-function podCidrOf(dataDir: string): string | undefined {
-  try {
-    const conf = JSON.parse(readFileSync(join(dataDir, "cni", CNI_CONFLIST), "utf8"));
-    return conf.plugins[0].ipam.ranges[0][0].subnet;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Tears down the pod sandboxes the agent with this data dir left, through the agent's own code
- * (the UTS mount; CNI DEL: IP release, veth, port-map rules; the netns; the sandbox dir). Then,
- * when no pod of any agent is attached to the bridge any more, deletes the bridge and the
- * nftables table. Other agents' sandboxes on this machine are left alone. Returns how many
- * sandboxes it tore down.
- */
-export async function cleanupNetwork(dataDir: string): Promise<number> {
-  const podCIDR = podCidrOf(dataDir);
-  const ours = podCIDR ? new Cni(dataDir, podCIDR) : undefined;
-  const uids = ours?.sandboxes() ?? [];
-  for (const uid of uids) {
-    await tearDownSandbox(uid, dataDir, ours as Cni).catch(() => {});
-    if (existsSync(netnsPath(uid))) await run("ip", ["netns", "delete", netnsName(uid)]);
-  }
-  if ((await bridgePorts()).length) return uids.length;
-  if (await bridgeExists()) await run("ip", ["link", "delete", BRIDGE], { quiet: true });
-  for (const t of await agentNftTables())
-    await run("nft", ["delete", "table", ...t.split(" ")], { quiet: true });
-  return uids.length;
 }

@@ -7,16 +7,12 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { cleanupNetwork } from "../../agent/cleanup.ts";
 import { BRIDGE, NETNS_PREFIX, NFT_TABLE, netnsName, netnsPath } from "../../agent/cni.ts";
 import { type OwnContainerd, startOwnContainerd } from "../../scripts/containerd.ts";
 import { readKubeconfig, requestJson } from "../../scripts/kubeconfig.ts";
 import { createJoinToken } from "../../scripts/local-node.ts";
-import {
-  cleanupNetwork,
-  killShims,
-  removeAllContainers,
-  unmountUnder,
-} from "../../scripts/node-cleanup.ts";
+import { killShims, removeAllContainers, unmountUnder } from "../../scripts/node-cleanup.ts";
 import { run } from "../../scripts/run.ts";
 import { root } from "./cluster.ts";
 
@@ -28,8 +24,8 @@ export {
   bridgeExists,
   bridgePorts,
   cleanupNetwork,
-  mountsUnder,
-} from "../../scripts/node-cleanup.ts";
+} from "../../agent/cleanup.ts";
+export { mountsUnder } from "../../scripts/node-cleanup.ts";
 /** The agent's bridge, the prefix of its network namespaces (under /run/netns), its nftables table. */
 export { BRIDGE, NETNS_PREFIX, NFT_TABLE };
 
@@ -212,6 +208,8 @@ export function startAgent(o: AgentOptions): Agent {
 export interface InstallOptions extends Omit<AgentOptions, "bundle" | "node" | "extraArgs"> {
   /** Where install.sh puts the bundle (KUBEFLARE_INSTALL_DIR); default `<dataDir>/../lib`. */
   installDir?: string;
+  /** Where it puts kubeflare-killall.sh and kubeflare-agent-uninstall.sh; `<dataDir>/../bin`. */
+  binDir?: string;
   /** More install.sh flags. */
   extraArgs?: string[];
 }
@@ -234,6 +232,7 @@ export function installAgent(o: InstallOptions): Agent {
     env: {
       ...(o.env ?? process.env),
       KUBEFLARE_INSTALL_DIR: o.installDir ?? join(o.dataDir, "..", "lib"),
+      KUBEFLARE_BIN_DIR: o.binDir ?? join(o.dataDir, "..", "bin"),
     },
   });
   child.stdin?.end(script);
@@ -313,6 +312,12 @@ export interface Host {
   stop(): Promise<void>;
 }
 
+/** A host joined through install.sh, which also wrote its killall and uninstall scripts. */
+export interface InstalledHost extends Host {
+  /** Where install.sh put kubeflare-killall.sh and kubeflare-agent-uninstall.sh. */
+  binDir: string;
+}
+
 /**
  * A joined host: its own containerd, a fresh join token, the agent installed and started
  * through the served install.sh; resolves once its Node is Ready. `registries` are registry
@@ -326,10 +331,11 @@ export async function joinHost(o: {
   readyTimeoutMs?: number;
   /** Node binary install.sh runs the agent with (KUBEFLARE_NODE); default: `node` on PATH. */
   node?: string;
-}): Promise<Host> {
+}): Promise<InstalledHost> {
   const containerd = await startContainerd();
   const dataDir = containerd.agentDataDir;
   const installDir = join(containerd.dir, "lib");
+  const binDir = join(containerd.dir, "bin");
   const registries = o.registries?.length
     ? writeRegistries(join(containerd.dir, "registries.yaml"), o.registries)
     : undefined;
@@ -345,7 +351,7 @@ export async function joinHost(o: {
   try {
     const token = await createJoinToken(o.kubeconfig, `e2e host ${o.nodeName}`);
     const env = o.node ? { ...process.env, KUBEFLARE_NODE: o.node } : undefined;
-    agent = installAgent({ ...common, token, installDir, env });
+    agent = installAgent({ ...common, token, installDir, binDir, env });
     await waitNodeReady(o.kubeconfig, o.nodeName, agent, o.readyTimeoutMs ?? 60_000);
   } catch (err) {
     await agent?.stop();
@@ -353,12 +359,13 @@ export async function joinHost(o: {
     throw err;
   }
   const bundle = join(installDir, "kubeflare-agent.mjs");
-  const host: Host = {
+  const host: InstalledHost = {
     nodeName: o.nodeName,
     containerd,
     agent,
     dataDir,
     bundle,
+    binDir,
     restartAgent() {
       host.agent = startAgent({ ...common, bundle });
       return host.agent;

@@ -25,6 +25,7 @@ let containerd: Containerd;
 let script: string;
 const tmp = mkdtempSync(join(tmpdir(), "kubeflare-install-"));
 const installDir = join(tmp, "lib");
+const binDir = join(tmp, "bin");
 
 beforeAll(async () => {
   cluster = await startCluster();
@@ -49,7 +50,7 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn("/bin/sh", ["-s", "-", ...args], {
     stdio: ["pipe", "pipe", "pipe"],
     detached: true,
-    env: { ...process.env, KUBEFLARE_INSTALL_DIR: installDir, ...env },
+    env: { ...process.env, KUBEFLARE_INSTALL_DIR: installDir, KUBEFLARE_BIN_DIR: binDir, ...env },
   });
   child.stdin?.end(script);
   return child;
@@ -78,7 +79,12 @@ function installPrivately(
       ["-m", "sh", "-c", `${setup} && exec sh -s - "$@"`, "sh", ...args],
       {
         stdio: ["pipe", "ignore", "pipe"],
-        env: { ...process.env, KUBEFLARE_INSTALL_DIR: installDir, ...env },
+        env: {
+          ...process.env,
+          KUBEFLARE_INSTALL_DIR: installDir,
+          KUBEFLARE_BIN_DIR: binDir,
+          ...env,
+        },
       },
     );
     let stderr = "";
@@ -266,40 +272,54 @@ describe("install.sh with everything in place", () => {
   });
 });
 
+/**
+ * A host joined through install.sh, running the pod `pod` from the loopback registry; resolves
+ * once the pod's IP serves its page. The caller stops the host and the registry.
+ */
+async function hostWithPod(nodeName: string, pod: string) {
+  const registry = await startRegistry();
+  const host = await joinHost({
+    server: cluster.server,
+    kubeconfig: cluster.kubeconfig,
+    nodeName,
+    registries: [registry.host],
+  }).catch(async (err) => {
+    await registry.stop();
+    throw err;
+  });
+  try {
+    await registry.push("v2");
+    await cluster.kubectl([
+      "run",
+      pod,
+      `--image=${registry.ref("v2")}`,
+      `--overrides={"spec":{"nodeName":"${nodeName}"}}`,
+    ]);
+    const ip = await eventually(async () => {
+      const out = await cluster.kubectl(["get", "pod", pod, "-o", "jsonpath={.status.podIP}"]);
+      return out.trim();
+    }, 60_000).catch(async (err) => {
+      throw new Error(`${err}\n${await cluster.kubectl(["describe", "pod", pod])}`);
+    });
+    const page = await eventually(async () => {
+      const res = await fetch(`http://${ip}/`);
+      return res.ok && (await res.text());
+    }, 20_000);
+    const uid = await cluster.kubectl(["get", "pod", pod, "-o", "jsonpath={.metadata.uid}"]);
+    return { registry, host, ip, page, uid };
+  } catch (err) {
+    await host.stop();
+    await registry.stop();
+    throw err;
+  }
+}
+
 describe("joinHost", () => {
   it("joins a host that pulls from the loopback registry and runs a pod; stop() leaves nothing", async () => {
-    const registry = await startRegistry();
-    const host = await joinHost({
-      server: cluster.server,
-      kubeconfig: cluster.kubeconfig,
-      nodeName: "harness-host",
-      registries: [registry.host],
-    }).catch(async (err) => {
-      await registry.stop();
-      throw err;
-    });
-    let netns = "";
+    const { registry, host, page, uid } = await hostWithPod("harness-host", "page");
+    const netns = `kubeflare-${uid}`;
     try {
-      await registry.push("v2");
-      await cluster.kubectl([
-        "run",
-        "page",
-        `--image=${registry.ref("v2")}`,
-        `--overrides={"spec":{"nodeName":"harness-host"}}`,
-      ]);
-      const ip = await eventually(async () => {
-        const out = await cluster.kubectl(["get", "pod", "page", "-o", "jsonpath={.status.podIP}"]);
-        return out.trim();
-      }, 60_000).catch(async (err) => {
-        throw new Error(`${err}\n${await cluster.kubectl(["describe", "pod", "page"])}`);
-      });
-      const page = await eventually(async () => {
-        const res = await fetch(`http://${ip}/`);
-        return res.ok && (await res.text());
-      }, 20_000);
       expect(page).toBe(indexPage("v2"));
-      const uid = await cluster.kubectl(["get", "pod", "page", "-o", "jsonpath={.metadata.uid}"]);
-      netns = `kubeflare-${uid}`;
       expect(existsSync(`/run/netns/${netns}`)).toBe(true);
     } finally {
       await host.stop();
@@ -311,5 +331,45 @@ describe("joinHost", () => {
     expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toContain(
       host.containerd.dir,
     );
+  });
+});
+
+describe("the scripts install.sh leaves on the host", () => {
+  it("kubeflare-killall.sh removes the host's pods; kubeflare-agent-uninstall.sh removes the agent", async () => {
+    const { registry, host, ip, page, uid } = await hostWithPod("killall-host", "doomed");
+    const sh = (script: string) =>
+      spawnSync("sh", [join(host.binDir, script)], { encoding: "utf8" });
+    try {
+      expect(page).toBe(indexPage("v2"));
+      const ipam = join(host.dataDir, "cni", "networks", "kubeflare");
+      expect(existsSync(join(ipam, ip))).toBe(true);
+
+      // What `systemctl stop kubeflare-agent` does where systemd runs (the script calls it).
+      await host.agent.stop();
+      const killed = sh("kubeflare-killall.sh");
+      expect(killed.stdout + killed.stderr).toContain(
+        "removed 1 container(s) and 1 pod sandbox(es)",
+      );
+      expect(killed.status).toBe(0);
+      expect(await host.containerd.ctr(["containers", "ls", "-q"])).toBe("");
+      expect(await host.containerd.ctr(["tasks", "ls", "-q"])).toBe("");
+      expect(existsSync(`/run/netns/kubeflare-${uid}`)).toBe(false);
+      expect(existsSync(join(ipam, ip))).toBe(false);
+      expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(host.dataDir);
+      // The control plane keeps the pod: a started agent runs it again.
+      expect(await cluster.kubectl(["get", "pod", "doomed", "-o", "name"])).toContain("doomed");
+
+      const removed = sh("kubeflare-agent-uninstall.sh");
+      expect(removed.status).toBe(0);
+      expect(removed.stderr).toContain("the agent is removed");
+      expect(existsSync(host.bundle)).toBe(false);
+      expect(existsSync(host.dataDir)).toBe(false);
+      expect(existsSync(join(host.binDir, "kubeflare-killall.sh"))).toBe(false);
+      expect(existsSync(join(host.binDir, "kubeflare-agent-uninstall.sh"))).toBe(false);
+    } finally {
+      await cluster.kubectl(["delete", "pod", "doomed", "--wait=false"]).catch(() => "");
+      await host.stop();
+      await registry.stop();
+    }
   });
 });
