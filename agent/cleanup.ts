@@ -13,14 +13,19 @@ const CNI_CONFLIST = "kubeflare.conflist";
 
 const lines = (s: string) => s.split("\n").filter((l) => l.trim());
 
-/** Kills and deletes the agent's tasks, then deletes its containers; returns how many. */
-async function removePodContainers(containerd: Containerd): Promise<number> {
-  for (const id of lines(await containerd.ctrOk(["tasks", "ls", "-q"]))) {
-    await containerd.ctr(["tasks", "kill", "-a", "-s", "SIGKILL", id]);
-    await containerd.ctr(["tasks", "delete", "-f", id]);
+/**
+ * Kills and deletes the tasks, then deletes the containers (and their snapshots) of one
+ * containerd namespace, through `ctr` (its arguments after the namespace); returns how many
+ * containers there were. A task or container already gone is no failure.
+ */
+export async function removeContainers(ctr: (args: string[]) => Promise<string>): Promise<number> {
+  const quiet = (args: string[]) => ctr(args).catch(() => "");
+  for (const id of lines(await ctr(["tasks", "ls", "-q"]))) {
+    await quiet(["tasks", "kill", "-a", "-s", "SIGKILL", id]);
+    await quiet(["tasks", "delete", "-f", id]);
   }
-  const ids = lines(await containerd.ctrOk(["containers", "ls", "-q"]));
-  for (const id of ids) await containerd.ctr(["containers", "delete", id]);
+  const ids = lines(await ctr(["containers", "ls", "-q"]));
+  for (const id of ids) await quiet(["containers", "delete", id]);
   return ids.length;
 }
 
@@ -29,7 +34,8 @@ export async function killall(
   containerd: Containerd,
   dataDir: string,
 ): Promise<{ containers: number; sandboxes: number }> {
-  const containers = await removePodContainers(containerd);
+  // The agent's own namespace only: a host's containerd may run other things.
+  const containers = await removeContainers((args) => containerd.ctrOk(args));
   const sandboxes = await cleanupNetwork(dataDir);
   return { containers, sandboxes };
 }

@@ -131,13 +131,19 @@ export async function setUpSandbox(
   };
 }
 
-/** Whether `path` is a mount point (read from mountinfo: no process to spawn). */
-async function isMountPoint(path: string): Promise<boolean> {
-  if (!existsSync(path)) return false;
-  const info = readFileSync("/proc/self/mountinfo", "utf8");
+/** This process's mount points (from /proc/self/mountinfo: no process to spawn). */
+export function mountPoints(): string[] {
   const unoctal = (s: string) =>
     s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
-  return info.split("\n").some((l) => unoctal(l.split(" ")[4] ?? "") === path);
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => unoctal(l.split(" ")[4] ?? ""));
+}
+
+/** Whether `path` is a mount point. */
+async function isMountPoint(path: string): Promise<boolean> {
+  return existsSync(path) && mountPoints().includes(path);
 }
 
 /** Releases the pod's IP, deletes its namespaces and its sandbox dir. */

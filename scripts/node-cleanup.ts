@@ -3,33 +3,19 @@
 // under a directory. The pods' network goes through the agent's own cleanup (agent/cleanup.ts).
 // `npm run killall` and the end-to-end tests' cleanup share it.
 import { readdirSync, readFileSync } from "node:fs";
+import { removeContainers } from "../agent/cleanup.ts";
+import { mountPoints } from "../agent/sandbox.ts";
 import { run } from "./run.ts";
 
 const lines = (s: string) => s.split("\n").filter((l) => l.trim());
 
-/**
- * Kills and deletes every task, then deletes every container (and its snapshot); returns how many
- * containers there were.
- */
+/** removeContainers in every namespace of a containerd of our own; returns how many. */
 export async function removeAllContainers(
   ctr: (args: string[], o?: { namespace?: string }) => Promise<string>,
 ): Promise<number> {
   let count = 0;
-  const quiet = async (args: string[], namespace: string) => {
-    try {
-      await ctr(args, { namespace });
-    } catch {}
-  };
-  for (const namespace of lines(await ctr(["namespaces", "ls", "-q"]))) {
-    for (const id of lines(await ctr(["tasks", "ls", "-q"], { namespace }))) {
-      await quiet(["tasks", "kill", "-a", "-s", "SIGKILL", id], namespace);
-      await quiet(["tasks", "delete", "-f", id], namespace);
-    }
-    for (const id of lines(await ctr(["containers", "ls", "-q"], { namespace }))) {
-      await quiet(["containers", "delete", id], namespace);
-      count++;
-    }
-  }
+  for (const namespace of lines(await ctr(["namespaces", "ls", "-q"])))
+    count += await removeContainers((args) => ctr(args, { namespace }));
   return count;
 }
 
@@ -69,12 +55,9 @@ export function killShims(address: string) {
   }
 }
 
-/** Mount points at or under `dir`, deepest first (from /proc/self/mountinfo). */
+/** Mount points at or under `dir`, deepest first. */
 export function mountsUnder(dir: string): string[] {
-  const unoctal = (s: string) =>
-    s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  return lines(readFileSync("/proc/self/mountinfo", "utf8"))
-    .map((l) => unoctal(l.split(" ")[4]))
+  return mountPoints()
     .filter((m) => m === dir || m.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
 }

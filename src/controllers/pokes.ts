@@ -248,15 +248,13 @@ const pokeCall = (env: Env, t: Target): PokeCall => [
 /** Wake the target, coalesced with other requests' pokes of it. */
 export const poke = (env: Env, t: Target): Promise<void> => coalesced(...pokeCall(env, t));
 
-const sameKey = (a: Key, b: Key) =>
-  a.resource === b.resource && a.namespace === b.namespace && a.name === b.name;
-
 /** The pokes a committed write calls for, by callee; none for the controller `self` writing it. */
 export function pokeCallsFor(env: Env, c: Committed, self?: Key): PokeCall[] {
   // The test switch: controllers must converge on their periodic alarms alone.
   if (env.DROP_POKES === "1") return [];
+  const own = self && objectName(self);
   const out = targetsFor(c, graceMsOf(env))
-    .filter((t) => !self || !sameKey(t.key, self))
+    .filter((t) => objectName(t.key) !== own)
     .map((t) => pokeCall(env, t));
   const deleting = !!c.object.metadata?.deletionTimestamp;
   if (

@@ -48,11 +48,7 @@ afterAll(() => keeper.stop());
 async function node(name: string) {
   await registerNode(name);
   keeper.alive.add(name);
-  return {
-    name,
-    until: <T>(check: () => Promise<T | undefined | false>, timeoutMs?: number) =>
-      eventually(check, timeoutMs),
-  };
+  return { name };
 }
 
 const merge = { "content-type": "application/merge-patch+json" };
@@ -87,7 +83,7 @@ describe("endpoints controller", () => {
     });
     const [ipA, ipB] = [await podIP("split-a"), await podIP("split-b")];
 
-    const ep = await n.until(async () => {
+    const ep = await eventually(async () => {
       const e = await getEndpoints("split");
       return e?.subsets?.[0]?.notReadyAddresses?.length ? e : undefined;
     });
@@ -109,7 +105,7 @@ describe("endpoints controller", () => {
       },
     ]);
 
-    const slices = await n.until(async () => {
+    const slices = await eventually(async () => {
       const s = await getSlices("split");
       return Object.keys(sliceEndpoints(s)).length === 2 ? s : undefined;
     });
@@ -160,7 +156,7 @@ describe("endpoints controller", () => {
       ),
     );
 
-    const ep = await n.until(async () => {
+    const ep = await eventually(async () => {
       const e = await getEndpoints("named");
       return e?.subsets?.length === 2 ? e : undefined;
     });
@@ -174,7 +170,7 @@ describe("endpoints controller", () => {
     // The pod without an "http" port serves nothing for this Service.
     expect(JSON.stringify(ep.subsets)).not.toContain("named-none");
 
-    const slices = await n.until(async () => {
+    const slices = await eventually(async () => {
       const s = await getSlices("named");
       return s.some((x) => x.ports?.[0]?.port === 9090) ? s : undefined;
     });
@@ -193,24 +189,24 @@ describe("endpoints controller", () => {
     await syncPods(n.name);
     await createService("probe", { selector: { app: "probe" }, ports: [{ port: 80 }] });
     const ip = await podIP("probe-a");
-    await n.until(async () => (await getEndpoints("probe"))?.subsets?.[0]?.addresses?.length);
+    await eventually(async () => (await getEndpoints("probe"))?.subsets?.[0]?.addresses?.length);
 
     // The kubelet's readiness probe starts failing: Ready=False.
     expect(await syncPods(n.name, { ready: () => false })).toBe(1);
-    const ep = await n.until(async () => {
+    const ep = await eventually(async () => {
       const e = await getEndpoints("probe");
       return e?.subsets?.[0]?.notReadyAddresses ? e : undefined;
     });
     expect(ep.subsets[0].addresses).toBeUndefined();
     expect(ips(ep.subsets[0].notReadyAddresses)).toEqual([ip]);
-    await n.until(async () => {
+    await eventually(async () => {
       const e = sliceEndpoints(await getSlices("probe"))["probe-a"];
       return e?.conditions.ready === false && e.conditions.serving === false;
     });
 
     // And it comes back when the probe passes again.
     await syncPods(n.name, { ready: () => true });
-    await n.until(async () => {
+    await eventually(async () => {
       const e = await getEndpoints("probe");
       return ips(e?.subsets?.[0]?.addresses)[0] === ip && !e.subsets[0].notReadyAddresses;
     });
@@ -226,13 +222,13 @@ describe("endpoints controller", () => {
       ports: [{ port: 80 }],
     });
     const ip = await podIP("publish-a");
-    const ep = await n.until(async () => {
+    const ep = await eventually(async () => {
       const e = await getEndpoints("publish");
       return e?.subsets?.length ? e : undefined;
     });
     expect(ips(ep.subsets[0].addresses)).toEqual([ip]);
     expect(ep.subsets[0].notReadyAddresses).toBeUndefined();
-    const e = await n.until(async () => sliceEndpoints(await getSlices("publish"))["publish-a"]);
+    const e = await eventually(async () => sliceEndpoints(await getSlices("publish"))["publish-a"]);
     expect(e.conditions).toEqual({ ready: true, serving: false, terminating: false });
   });
 
@@ -252,14 +248,14 @@ describe("endpoints controller", () => {
     await createService("db-noports", { clusterIP: "None", selector: { app: "db" } });
     const ip = await podIP("db-0");
 
-    const ep = await n.until(
+    const ep = await eventually(
       async () => (await getEndpoints("db"))?.subsets?.[0] && getEndpoints("db"),
     );
     expect(ep.metadata.labels["service.kubernetes.io/headless"]).toBe("");
     expect(ep.subsets[0].addresses[0]).toMatchObject({ ip, hostname: "db-0" });
     expect(ep.subsets[0].ports).toEqual([{ port: 5432, protocol: "TCP" }]);
 
-    const bare = await n.until(async () => {
+    const bare = await eventually(async () => {
       const e = await getEndpoints("db-noports");
       return e?.subsets?.length ? e : undefined;
     });
@@ -268,7 +264,7 @@ describe("endpoints controller", () => {
     // Only the Service the pod names as its subdomain gives it a hostname.
     expect(bare.subsets[0].addresses[0].hostname).toBeUndefined();
 
-    const slices = await n.until(async () => {
+    const slices = await eventually(async () => {
       const s = await getSlices("db");
       return sliceEndpoints(s)["db-0"] ? s : undefined;
     });
@@ -283,23 +279,25 @@ describe("endpoints controller", () => {
     await syncPods(n.name);
     await createService("gone", { selector: { app: "gone" }, ports: [{ port: 80 }] });
     const ipB = await podIP("gone-b");
-    await n.until(async () => (await getEndpoints("gone"))?.subsets?.[0]?.addresses?.length === 2);
+    await eventually(
+      async () => (await getEndpoints("gone"))?.subsets?.[0]?.addresses?.length === 2,
+    );
 
     const del = await call("DELETE", `${podsPath}/gone-a`);
     expect(del.body.metadata.deletionTimestamp).toBeTruthy();
     // Terminating: no longer an address, still in its slice marked terminating.
-    await n.until(async () => {
+    await eventually(async () => {
       const e = await getEndpoints("gone");
       return jsonEq(ips(e?.subsets?.[0]?.addresses), [ipB]) && !e.subsets[0].notReadyAddresses;
     });
-    await n.until(async () => {
+    await eventually(async () => {
       const e = sliceEndpoints(await getSlices("gone"))["gone-a"];
       return e?.conditions.terminating && !e.conditions.ready;
     });
 
     // The kubelet confirms the deletion: the pod is gone everywhere.
     await syncPods(n.name);
-    await n.until(async () => {
+    await eventually(async () => {
       const eps = sliceEndpoints(await getSlices("gone"));
       return !eps["gone-a"] && eps["gone-b"];
     });
@@ -310,12 +308,12 @@ describe("endpoints controller", () => {
     await createPod(n.name, "svcdel-a", { labels: { app: "svcdel" } });
     await syncPods(n.name);
     await createService("svcdel", { selector: { app: "svcdel" }, ports: [{ port: 80 }] });
-    await n.until(async () => (await getEndpoints("svcdel"))?.subsets?.length);
-    await n.until(async () => (await getSlices("svcdel")).length === 1);
+    await eventually(async () => (await getEndpoints("svcdel"))?.subsets?.length);
+    await eventually(async () => (await getSlices("svcdel")).length === 1);
 
     expect((await call("DELETE", `${servicesPath}/svcdel`)).status).toBe(200);
-    await n.until(async () => (await call("GET", endpointsPath("svcdel"))).status === 404);
-    await n.until(async () => (await getSlices("svcdel")).length === 0);
+    await eventually(async () => (await call("GET", endpointsPath("svcdel"))).status === 404);
+    await eventually(async () => (await getSlices("svcdel")).length === 0);
   });
 
   it("keeps a placeholder slice for a Service that selects no pods", async () => {
@@ -434,7 +432,7 @@ describe("endpoints controller", () => {
       ],
     });
     // http:8080 (a, b), http:9090 (c) and metrics:9100 (all three): three sets of addresses.
-    await n.until(async () => (await getEndpoints("idem"))?.subsets?.length === 3);
+    await eventually(async () => (await getEndpoints("idem"))?.subsets?.length === 3);
     const controller = env.ENDPOINTS.getByName(`endpoints/${NS}`);
     await controller.reconcileNow();
     const versions = async () => ({
