@@ -14,6 +14,8 @@ const workerProject = (name: string, include: string[], vars: Record<string, str
           bindings: {
             ADMIN_TOKEN: "test-admin-token",
             SECRETS_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            SERVICE_ACCOUNT_KEY:
+              "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg39mv2k0sHwtJUVnSDbyNkAze0cHam3B5MXQbZ0+//MahRANCAATWqcCzwKzIsm2YLlLerMDmE170BQ5QdNQmslRk2gMk39ps2iDoge0C0jDc2IGH3osbxLysJMyeNAeeWogaprWW",
             BOOKMARK_SECONDS: "1",
             CHANGE_LOG_RETAIN: "100",
             RESYNC_SECONDS: "2",

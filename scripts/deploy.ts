@@ -1,11 +1,12 @@
 // `npm run deploy`: put the control plane on Cloudflare. Creates (or finds) the D1 database,
-// applies migrations, sets the admin-token secret, deploys the Worker and writes a kubeconfig.
+// applies migrations, sets the secrets (admin token, sealing and signing keys), deploys the Worker and writes a kubeconfig.
 // Needs `wrangler login` (or CLOUDFLARE_API_TOKEN) first.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildAgent } from "./build-agent.ts";
+import { newSealingKey, newServiceAccountKey } from "./keys.ts";
 import { run } from "./run.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -27,14 +28,19 @@ async function databaseId(): Promise<string> {
   return m[0];
 }
 
-function secretsKey(): string {
-  if (process.env.KUBEFLARE_SECRETS_KEY) return process.env.KUBEFLARE_SECRETS_KEY;
-  const file = join(root, ".kubeflare", "secrets-key");
+/**
+ * A key that must survive redeploys (or what it sealed or signed is lost): from the environment,
+ * else kept under .kubeflare/ once generated.
+ */
+function keptKey(envName: string, fileName: string, what: string, generate: () => string): string {
+  const fromEnv = process.env[envName];
+  if (fromEnv) return fromEnv;
+  const file = join(root, ".kubeflare", fileName);
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   mkdirSync(dirname(file), { recursive: true });
-  const key = randomBytes(32).toString("base64");
+  const key = generate();
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
-  console.log(`Secrets sealing key saved to ${file}: back it up; stored Secrets need it.`);
+  console.log(`${what} saved to ${file}: back it up.`);
   return key;
 }
 
@@ -53,8 +59,20 @@ async function main() {
   await w(["d1", "migrations", "apply", "DB", "--remote"]);
   const token = process.env.KUBEFLARE_ADMIN_TOKEN ?? randomBytes(24).toString("hex");
   await w(["secret", "put", "ADMIN_TOKEN"], token);
-  // The sealing key must survive redeploys, or stored Secrets become unreadable: keep it locally.
-  await w(["secret", "put", "SECRETS_KEY"], secretsKey());
+  const sealing = keptKey(
+    "KUBEFLARE_SECRETS_KEY",
+    "secrets-key",
+    "Secrets sealing key",
+    newSealingKey,
+  );
+  await w(["secret", "put", "SECRETS_KEY"], sealing);
+  const signing = keptKey(
+    "KUBEFLARE_SERVICE_ACCOUNT_KEY",
+    "service-account-key",
+    "ServiceAccount signing key",
+    newServiceAccountKey,
+  );
+  await w(["secret", "put", "SERVICE_ACCOUNT_KEY"], signing);
   const out = await w(["deploy"]);
   const url = /https:\/\/[^\s]+\.workers\.dev/.exec(out)?.[0];
   console.log(out.trim());

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildAgent } from "./build-agent.ts";
 import { type ControlPlane, startControlPlane } from "./control-plane.ts";
+import { newSealingKey, newServiceAccountKey } from "./keys.ts";
 import { type LocalNode, missingForNode, startLocalNode } from "./local-node.ts";
 import { run } from "./run.ts";
 
@@ -90,7 +91,8 @@ async function waitHealthy(url: string) {
 async function main() {
   mkdirSync(state, { recursive: true });
   const token = adminToken();
-  devVar("SECRETS_KEY", () => randomBytes(32).toString("base64"));
+  devVar("SECRETS_KEY", newSealingKey);
+  devVar("SERVICE_ACCOUNT_KEY", newServiceAccountKey);
   await run("node", [join(root, "scripts/gen-openapi.ts"), "--out", join(root, "public/openapi")], {
     cwd: root,
     quiet: true,

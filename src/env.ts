@@ -37,6 +37,8 @@ export interface Env {
   ADMIN_TOKEN: string;
   /** Seals Secrets at rest: base64 of 32 random bytes (a secret; `.dev.vars` locally). */
   SECRETS_KEY?: string;
+  /** Signs ServiceAccount tokens: base64 of a PKCS#8 P-256 private key (a secret). */
+  SERVICE_ACCOUNT_KEY?: string;
   CHANGE_LOG_RETAIN?: string;
   SERVICE_CIDR?: string;
   /** Pod addresses: each joined node gets a /24 of it. */

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { authenticate } from "../auth/authenticate.ts";
 import { authorizeNode, authorizeNodePath } from "../auth/node-authorizer.ts";
+import { authorizeRbac, isMaster } from "../auth/rbac.ts";
 import { ApiError, methodNotAllowed, unauthorized } from "../k8s/errors.ts";
 import { bootstrap } from "../resources/bootstrap.ts";
 import { strategyFor } from "../resources/registry.ts";
@@ -24,6 +25,7 @@ import { podLog } from "./handlers/pod-log.ts";
 import { binding, eviction } from "./handlers/pod-subresources.ts";
 import { getOne, list } from "./handlers/read.ts";
 import { scale } from "./handlers/scale.ts";
+import { tokenRequest } from "./handlers/token-request.ts";
 import { create, patch, remove, removeCollection, replace } from "./handlers/write.ts";
 import { joinHandler } from "./join.ts";
 import { openapi } from "./openapi.ts";
@@ -58,8 +60,14 @@ app.use(async (c, next) => {
     const user = await authenticate(c.req.raw, c.env);
     if (!user) throw unauthorized();
     c.set("user", user);
-    if (user.node && !RESOURCE_PATH.test(c.req.path))
-      authorizeNodePath(user.node.name, c.req.method, c.req.path);
+    if (!RESOURCE_PATH.test(c.req.path)) {
+      if (user.node) authorizeNodePath(user.node.name, c.req.method, c.req.path);
+      else if (!isMaster(user))
+        await authorizeRbac(openDb(c.env.DB), user, {
+          verb: c.req.method === "HEAD" ? "get" : c.req.method.toLowerCase(),
+          path: c.req.path,
+        });
+    }
   }
   booted ??= bootstrap(storeCtx(c), c.env, (p) => c.executionCtx.waitUntil(p)).catch((err) => {
     booted = undefined;
@@ -124,8 +132,9 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
   const s = strategyFor(p.group, p.plural);
   if (!s || s.info.version !== p.version) throw notFound();
   if (p.namespace && !s.info.namespaced) throw notFound();
-  const node = c.get("user").node;
-  if (node) await authorizeNode(openDb(c.env.DB), node.name, attributesOf(c, p));
+  const user = c.get("user");
+  if (user.node) await authorizeNode(openDb(c.env.DB), user.node.name, attributesOf(c, p));
+  else if (!isMaster(user)) await authorizeRbac(openDb(c.env.DB), user, attributesOf(c, p));
   const method = c.req.method;
   if (p.subresource) {
     if (!p.name || !s.info.subresources?.includes(p.subresource)) throw notFound();
@@ -134,6 +143,7 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
     if (p.subresource === "eviction" && method === "POST") return eviction(c, s, p);
     if (p.subresource === "log" && method === "GET" && s.info.plural === "pods")
       return podLog(c, s, p);
+    if (p.subresource === "token" && method === "POST") return tokenRequest(c, s, p);
     if (p.subresource === "status") {
       if (method === "GET") return getOne(c, s, p);
       if (method === "PUT") return replace(c, s, p);

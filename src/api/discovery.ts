@@ -11,12 +11,14 @@ const SUBRESOURCE_VERBS: Record<string, string[]> = {
   binding: ["create"],
   eviction: ["create"],
   log: ["get"],
+  token: ["create"],
 };
 
 /** Subresources served as a kind other than their parent's (kubectl drain looks for Eviction). */
 const SUBRESOURCE_KIND: Record<string, { group: string; version: string; kind: string }> = {
   scale: { group: "autoscaling", version: "v1", kind: "Scale" },
   eviction: { group: "policy", version: "v1", kind: "Eviction" },
+  token: { group: "authentication.k8s.io", version: "v1", kind: "TokenRequest" },
 };
 
 const subresourceKind = (r: ResourceInfo, sub: string) =>

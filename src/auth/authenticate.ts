@@ -1,13 +1,16 @@
-// Who is calling. Each authenticator looks at the request and either names a user or passes;
-// ServiceAccount tokens join this list later.
+// Who is calling. Each authenticator looks at the bearer token and either names a user or passes.
 import type { Env } from "../env.ts";
 import { openDb } from "../store/db.ts";
 import { enrolmentByHash } from "../store/nodes.ts";
+import { uidOf } from "../store/objects.ts";
 import { hashCredential, looksLikeCredential, timingSafeEqual } from "./credentials.ts";
+import { looksLikeServiceAccountToken, signingKey, verify } from "./service-account-token.ts";
 
 export interface UserInfo {
   username: string;
+  uid?: string;
   groups: string[];
+  extra?: Record<string, string[]>;
   /** Set for a node credential: the node it acts for and the pod CIDR allocated to it. */
   node?: { name: string; podCIDR: string };
 }
@@ -54,7 +57,51 @@ const nodeCredential: Authenticator = async (token, env) => {
   return user;
 };
 
-const authenticators: Authenticator[] = [adminToken, nodeCredential];
+/**
+ * ServiceAccount tokens. As Kubernetes' validator: a signed, unexpired token for the API's
+ * audience, whose account still exists with the same uid, as does the object it is bound to.
+ */
+const serviceAccountToken: Authenticator = async (token, env) => {
+  const keyPromise = signingKey(env.SERVICE_ACCOUNT_KEY);
+  if (!keyPromise) return undefined;
+  const key = await keyPromise;
+  if (!looksLikeServiceAccountToken(token, key)) return undefined;
+  const claims = await verify(key, token);
+  if (!claims) return undefined;
+  const db = openDb(env.DB);
+  const { namespace, serviceAccount: sa, pod, secret, node } = claims;
+  const live = async (resource: string, ns: string, ref?: { name: string; uid: string }) =>
+    !ref || (await uidOf(db, { resource, namespace: ns, name: ref.name })) === ref.uid;
+  const valid =
+    (await live("serviceaccounts", namespace, sa)) &&
+    (await live("pods", namespace, pod)) &&
+    (await live("secrets", namespace, secret)) &&
+    (await live("nodes", "", node));
+  if (!valid) return undefined;
+  const extra: Record<string, string[]> = {
+    "authentication.kubernetes.io/credential-id": [`JTI=${claims.id}`],
+  };
+  if (pod) {
+    extra["authentication.kubernetes.io/pod-name"] = [pod.name];
+    extra["authentication.kubernetes.io/pod-uid"] = [pod.uid];
+  }
+  if (node) {
+    extra["authentication.kubernetes.io/node-name"] = [node.name];
+    extra["authentication.kubernetes.io/node-uid"] = [node.uid];
+  }
+  return {
+    username: `system:serviceaccount:${namespace}:${sa.name}`,
+    uid: sa.uid,
+    groups: [
+      "system:serviceaccounts",
+      `system:serviceaccounts:${namespace}`,
+      "system:authenticated",
+    ],
+    extra,
+  };
+};
+
+const authenticators: Authenticator[] = [adminToken, nodeCredential, serviceAccountToken];
 
 export async function authenticate(req: Request, env: Env): Promise<UserInfo | undefined> {
   const header = req.headers.get("authorization") ?? "";

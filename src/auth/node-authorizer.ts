@@ -78,6 +78,11 @@ async function denial(db: DB, node: string, a: Attributes): Promise<string | und
     case "/configmaps":
     case "/persistentvolumeclaims":
     case "/serviceaccounts":
+      // A token for a pod's projected volume: the handler checks it is bound to a pod here.
+      if (sub === "token" && verb === "create" && a.name && a.namespace)
+        return (await referenced(db, node, "serviceaccounts", a.namespace, a.name))
+          ? undefined
+          : NO_RELATIONSHIP(node);
       if (sub || verb !== "get" || !a.name || !a.namespace) return "";
       return (await referenced(db, node, a.resource as ReferencedKind, a.namespace, a.name))
         ? undefined

@@ -68,7 +68,10 @@ export const catalog: ResourceInfo[] = [
   core("Endpoints", "endpoints", true, { shortNames: ["ep"], singular: "endpoints" }),
   core("ConfigMap", "configmaps", true, { shortNames: ["cm"] }),
   core("Secret", "secrets", true),
-  core("ServiceAccount", "serviceaccounts", true, { shortNames: ["sa"] }),
+  core("ServiceAccount", "serviceaccounts", true, {
+    shortNames: ["sa"],
+    subresources: ["token"],
+  }),
   core("Node", "nodes", false, { shortNames: ["no"], subresources: ["status", "proxy"] }),
   core("Event", "events", true, { shortNames: ["ev"] }),
   core("PersistentVolumeClaim", "persistentvolumeclaims", true, {

@@ -69,6 +69,12 @@ export async function getObject(db: DB, key: Key): Promise<Stored | undefined> {
   return row && { rv: row.rv, object: withRv(row.body, row.rv) };
 }
 
+/** The uid of a live object, without reading its body. */
+export async function uidOf(db: DB, key: Key): Promise<string | undefined> {
+  const row = await db.select({ uid: objects.uid }).from(objects).where(where(key)).get();
+  return row?.uid;
+}
+
 export async function getByUid(db: DB, uid: string): Promise<(Stored & Key) | undefined> {
   const row = await db.select().from(objects).where(eq(objects.uid, uid)).get();
   return (

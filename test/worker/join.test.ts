@@ -2,7 +2,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, eventually } from "./helpers.ts";
-import { asNode, createJoinToken, join, joinNode } from "./nodes.ts";
+import { asBearer, createJoinToken, join, joinNode } from "./nodes.ts";
 
 const sha256 = async (s: string) => {
   const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
@@ -26,7 +26,7 @@ describe("POST /kubeflare/v1/join", () => {
     expect(res.body.podCIDR).toMatch(/^10\.42\.\d+\.0\/24$/);
 
     // The credential authenticates as the node (it may list nodes).
-    const nodes = await asNode(res.body.credential)("GET", "/api/v1/nodes");
+    const nodes = await asBearer(res.body.credential)("GET", "/api/v1/nodes");
     expect(nodes.status).toBe(200);
 
     // D1 holds the hash, never the credential.
@@ -98,7 +98,7 @@ describe("POST /kubeflare/v1/join", () => {
 
   it("re-join under the same name rotates the credential and keeps the pod CIDR", async () => {
     const first = await joinNode("rejoin");
-    const node = asNode(first.credential);
+    const node = asBearer(first.credential);
     expect((await node("GET", "/api/v1/nodes")).status).toBe(200);
     const second = await joinNode("rejoin");
     expect(second.credential).not.toBe(first.credential);
@@ -106,7 +106,7 @@ describe("POST /kubeflare/v1/join", () => {
     const old = await node("GET", "/api/v1/nodes");
     expect(old.status).toBe(401);
     expect(old.body).toMatchObject({ kind: "Status", reason: "Unauthorized" });
-    expect((await asNode(second.credential)("GET", "/api/v1/nodes")).status).toBe(200);
+    expect((await asBearer(second.credential)("GET", "/api/v1/nodes")).status).toBe(200);
   });
 
   it("gives racing joins distinct CIDRs, and one name one CIDR", async () => {
@@ -118,7 +118,7 @@ describe("POST /kubeflare/v1/join", () => {
     const same = await Promise.all([joinNode("race-same", token), joinNode("race-same", token)]);
     expect(same[0].podCIDR).toBe(same[1].podCIDR);
     const working = await Promise.all(
-      same.map(async (j) => (await asNode(j.credential)("GET", "/api/v1/nodes")).status),
+      same.map(async (j) => (await asBearer(j.credential)("GET", "/api/v1/nodes")).status),
     );
     expect(working.sort()).toEqual([200, 401]);
     const rows = await env.DB.prepare(
@@ -129,7 +129,7 @@ describe("POST /kubeflare/v1/join", () => {
 
   it("keeps a node's CIDR when its Node object is deleted, and never gives it to another", async () => {
     const joined = await joinNode("keeper");
-    const node = asNode(joined.credential);
+    const node = asBearer(joined.credential);
     expect((await node("POST", "/api/v1/nodes", nodeNode("keeper"))).status).toBe(201);
     expect((await call("DELETE", "/api/v1/nodes/keeper")).status).toBe(200);
     const again = await node("POST", "/api/v1/nodes", nodeNode("keeper"));

@@ -1,12 +1,12 @@
 // The node authorizer and node admission: a node credential acts for its own node only.
 import { beforeAll, describe, expect, it } from "vitest";
 import { call } from "./helpers.ts";
-import { asNode, joinNode } from "./nodes.ts";
+import { asBearer, joinNode } from "./nodes.ts";
 
 const NS = "node-authz";
 const merge = { "content-type": "application/merge-patch+json" };
 
-type Caller = ReturnType<typeof asNode>;
+type Caller = ReturnType<typeof asBearer>;
 let a: Caller;
 let aCidr: string;
 
@@ -28,7 +28,7 @@ const forbidden = (res: { status: number; body: any }, message: string) => {
 beforeAll(async () => {
   // Pods are bound to "authz-a" and "authz-b", which never register a Node: no controller moves them.
   const joined = await joinNode("authz-a");
-  a = asNode(joined.credential);
+  a = asBearer(joined.credential);
   aCidr = joined.podCIDR;
   await call("POST", "/api/v1/namespaces", { metadata: { name: NS } });
   for (const [kind, name] of [
@@ -289,7 +289,7 @@ describe("node registration", () => {
     expect((await call("POST", "/api/v1/nodes", { metadata: { name: "authz-pre" } })).status).toBe(
       201,
     );
-    const status = await asNode(credential)(
+    const status = await asBearer(credential)(
       "PATCH",
       "/api/v1/nodes/authz-pre/status",
       { status: { capacity: { pods: "110" } } },

@@ -62,8 +62,8 @@ export async function joinNode(nodeName: string, token?: string): Promise<Joined
   return res.body;
 }
 
-/** `call`, authenticated with a node credential. */
-export const asNode =
+/** `call`, authenticated with another bearer token: a node credential, a ServiceAccount token. */
+export const asBearer =
   (credential: string) =>
   (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     call(method, path, body, { authorization: `Bearer ${credential}`, ...headers });

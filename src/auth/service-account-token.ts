@@ -1,0 +1,135 @@
+// ServiceAccount tokens: JWTs signed with the cluster's ES256 key (the SERVICE_ACCOUNT_KEY secret,
+// like kube-apiserver's --service-account-signing-key-file), in Kubernetes' claim layout so that
+// clients and OIDC verifiers read them as they read a kube-apiserver's tokens.
+import { type CryptoKey, decodeProtectedHeader, type JWK, jwtVerify, SignJWT } from "jose";
+
+/** kube-apiserver's --service-account-issuer in kubeadm and k3s; the API's own audience too. */
+export const ISSUER = "https://kubernetes.default.svc.cluster.local";
+export const API_AUDIENCES = [ISSUER];
+
+export interface TokenClaims {
+  namespace: string;
+  serviceAccount: { name: string; uid: string };
+  /** The object the token is bound to: it stops authenticating once that object is gone. */
+  pod?: { name: string; uid: string };
+  secret?: { name: string; uid: string };
+  node?: { name: string; uid: string };
+  audiences: string[];
+  /** Seconds since the epoch. */
+  expires: number;
+  id: string;
+}
+
+interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+let cached: { source: string; key: Promise<SigningKey> } | undefined;
+
+/** The key of a SERVICE_ACCOUNT_KEY (base64 of a PKCS#8 P-256 key); undefined when none is set. */
+export function signingKey(source: string | undefined): Promise<SigningKey> | undefined {
+  if (!source) return undefined;
+  if (cached?.source !== source) cached = { source, key: loadKey(source) };
+  return cached.key;
+}
+
+async function loadKey(source: string): Promise<SigningKey> {
+  const der = Uint8Array.from(atob(source.trim()), (ch) => ch.charCodeAt(0));
+  const alg = { name: "ECDSA", namedCurve: "P-256" };
+  const extractable = await crypto.subtle.importKey("pkcs8", der, alg, true, ["sign"]);
+  const {
+    d: _private,
+    key_ops: _ops,
+    ext: _ext,
+    ...pub
+  } = (await crypto.subtle.exportKey("jwk", extractable)) as JsonWebKey;
+  const spkiKey = await crypto.subtle.importKey("jwk", pub, alg, true, ["verify"]);
+  // The key id as Kubernetes derives it: base64url of the SHA-256 of the public key's DER.
+  const spki = await crypto.subtle.exportKey("spki", spkiKey);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", spki as ArrayBuffer));
+  const kid = btoa(String.fromCharCode(...digest))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+  const publicJwk = { ...pub, kid, alg: "ES256", use: "sig" } as JWK;
+  return {
+    kid,
+    privateKey: (await crypto.subtle.importKey("pkcs8", der, alg, false, ["sign"])) as CryptoKey,
+    publicKey: spkiKey as CryptoKey,
+    publicJwk,
+  };
+}
+
+const ref = (o?: { name: string; uid: string }) => (o ? { name: o.name, uid: o.uid } : undefined);
+
+/** Signs a token; `now` in seconds since the epoch. */
+export async function issue(key: SigningKey, c: Omit<TokenClaims, "id">, now: number) {
+  const id = crypto.randomUUID();
+  const token = await new SignJWT({
+    "kubernetes.io": {
+      namespace: c.namespace,
+      serviceaccount: ref(c.serviceAccount),
+      ...(c.pod ? { pod: ref(c.pod) } : {}),
+      ...(c.secret ? { secret: ref(c.secret) } : {}),
+      ...(c.node ? { node: ref(c.node) } : {}),
+    },
+  })
+    .setProtectedHeader({ alg: "ES256", kid: key.kid })
+    .setIssuer(ISSUER)
+    .setSubject(`system:serviceaccount:${c.namespace}:${c.serviceAccount.name}`)
+    .setAudience(c.audiences)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(c.expires)
+    .setJti(id)
+    .sign(key.privateKey);
+  return { token, id };
+}
+
+/** Whether a bearer token could be one of ours: a JWS whose header names ES256 and our key. */
+export function looksLikeServiceAccountToken(token: string, key: SigningKey): boolean {
+  if (!token.startsWith("eyJ") || token.split(".").length !== 3) return false;
+  try {
+    const h = decodeProtectedHeader(token);
+    return h.alg === "ES256" && h.kid === key.kid;
+  } catch {
+    return false;
+  }
+}
+
+/** The claims of a valid, unexpired token for the API's audiences; undefined otherwise. */
+export async function verify(
+  key: SigningKey,
+  token: string,
+  nowSeconds?: number,
+): Promise<TokenClaims | undefined> {
+  try {
+    const { payload } = await jwtVerify(token, key.publicKey, {
+      issuer: ISSUER,
+      audience: API_AUDIENCES,
+      algorithms: ["ES256"],
+      ...(nowSeconds !== undefined ? { currentDate: new Date(nowSeconds * 1000) } : {}),
+    });
+    const k = payload["kubernetes.io"] as Record<string, { name: string; uid: string }> & {
+      namespace?: string;
+    };
+    const sa = k?.serviceaccount;
+    if (!k?.namespace || !sa?.name || !sa.uid || payload.exp === undefined) return undefined;
+    if (payload.sub !== `system:serviceaccount:${k.namespace}:${sa.name}`) return undefined;
+    return {
+      namespace: k.namespace,
+      serviceAccount: ref(sa) as TokenClaims["serviceAccount"],
+      pod: ref(k.pod),
+      secret: ref(k.secret),
+      node: ref(k.node),
+      audiences: ([] as string[]).concat(payload.aud ?? []),
+      expires: payload.exp,
+      id: payload.jti ?? "",
+    };
+  } catch {
+    return undefined;
+  }
+}

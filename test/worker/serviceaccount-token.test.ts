@@ -1,0 +1,177 @@
+// ServiceAccount tokens: TokenRequest, authentication with the token, bound tokens, and RBAC
+// deciding what the account may do.
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ISSUER, signingKey, verify } from "../../src/auth/service-account-token.ts";
+import { call } from "./helpers.ts";
+import { asBearer, joinNode } from "./nodes.ts";
+
+const NS = "sa-tokens";
+const SA = `/api/v1/namespaces/${NS}/serviceaccounts`;
+
+const requestToken = (name: string, spec: Record<string, unknown> = {}) =>
+  call("POST", `${SA}/${name}/token`, {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "TokenRequest",
+    spec,
+  });
+
+async function tokenFor(name: string, spec: Record<string, unknown> = {}): Promise<string> {
+  const res = await requestToken(name, spec);
+  if (res.status !== 201) throw new Error(`token: ${JSON.stringify(res.body)}`);
+  return res.body.status.token;
+}
+
+const claimsOf = (token: string) =>
+  JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+
+const uidOf = async (path: string) => (await call("GET", path)).body.metadata.uid as string;
+
+const podsPath = `/api/v1/namespaces/${NS}/pods`;
+const pod = (name: string, serviceAccountName: string, nodeName?: string) => ({
+  metadata: { name },
+  spec: {
+    serviceAccountName,
+    ...(nodeName ? { nodeName } : {}),
+    containers: [{ name: "c", image: "busybox" }],
+  },
+});
+
+beforeAll(async () => {
+  await call("POST", "/api/v1/namespaces", { metadata: { name: NS } });
+  for (const name of ["robot", "other"])
+    expect((await call("POST", SA, { metadata: { name } })).status).toBe(201);
+});
+
+describe("TokenRequest", () => {
+  it("signs a token for the account, for the API's audience, for an hour by default", async () => {
+    const res = await requestToken("robot");
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      kind: "TokenRequest",
+      apiVersion: "authentication.k8s.io/v1",
+      metadata: { name: "robot", namespace: NS },
+      spec: { audiences: [ISSUER], expirationSeconds: 3600, boundObjectRef: null },
+    });
+    const claims = claimsOf(res.body.status.token);
+    expect(claims).toMatchObject({
+      iss: ISSUER,
+      sub: `system:serviceaccount:${NS}:robot`,
+      aud: [ISSUER],
+      "kubernetes.io": {
+        namespace: NS,
+        serviceaccount: { name: "robot", uid: await uidOf(`${SA}/robot`) },
+      },
+    });
+    expect(claims.exp - claims.iat).toBe(3600);
+    expect(Date.parse(res.body.status.expirationTimestamp) / 1000).toBe(claims.exp);
+  });
+
+  it("refuses bad requests with a Status that says why", async () => {
+    const short = await requestToken("robot", { expirationSeconds: 599 });
+    expect(short.status).toBe(422);
+    expect(short.body.message).toBe(
+      'TokenRequest.authentication.k8s.io "robot" is invalid: spec.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes',
+    );
+    const missing = await requestToken("nobody");
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toBe('serviceaccounts "nobody" not found');
+    const configMap = await requestToken("robot", {
+      boundObjectRef: { kind: "ConfigMap", apiVersion: "v1", name: "x" },
+    });
+    expect(configMap.status).toBe(400);
+    expect(configMap.body.message).toBe(
+      'cannot bind token for serviceaccount "robot" to object of type v1, Kind=ConfigMap',
+    );
+    await call("POST", podsPath, pod("runs-as-other", "other"));
+    const wrongAccount = await requestToken("robot", {
+      boundObjectRef: { kind: "Pod", apiVersion: "v1", name: "runs-as-other" },
+    });
+    expect(wrongAccount.status).toBe(400);
+    expect(wrongAccount.body.message).toBe(
+      'cannot bind token for serviceaccount "robot" to pod running with different serviceaccount name.',
+    );
+    const staleUid = await requestToken("other", {
+      boundObjectRef: { kind: "Pod", apiVersion: "v1", name: "runs-as-other", uid: "not-it" },
+    });
+    expect(staleUid.status).toBe(409);
+  });
+});
+
+describe("authenticating with a ServiceAccount token", () => {
+  it("names the account, which may do nothing it was not granted", async () => {
+    const as = asBearer(await tokenFor("robot"));
+    const res = await as("GET", podsPath);
+    expect(res.status).toBe(403);
+    expect(res.body.message).toBe(
+      `pods is forbidden: User "system:serviceaccount:${NS}:robot" cannot list resource "pods" in API group "" in the namespace "${NS}"`,
+    );
+    const path = await as("GET", "/kubeflare/v1/whatever");
+    expect(path.status).toBe(403);
+    expect(path.body.message).toBe(
+      `forbidden: User "system:serviceaccount:${NS}:robot" cannot get path "/kubeflare/v1/whatever"`,
+    );
+  });
+
+  it("rejects a token whose signature, audience or lifetime is wrong", async () => {
+    const token = await tokenFor("robot");
+    const [h, p, sig] = token.split(".");
+    const flipped = `${h}.${p}.${sig.slice(0, -2)}${sig.endsWith("AA") ? "BB" : "AA"}`;
+    expect((await asBearer(flipped)("GET", "/api")).status).toBe(401);
+    const other = await tokenFor("robot", { audiences: ["vault"] });
+    expect((await asBearer(other)("GET", "/api")).status).toBe(401);
+    const key = await signingKey(env.SERVICE_ACCOUNT_KEY);
+    if (!key) throw new Error("no signing key in the test bindings");
+    const now = Date.now() / 1000;
+    expect(await verify(key, token, now + 3599)).toBeDefined();
+    expect(await verify(key, token, now + 3700)).toBeUndefined();
+  });
+
+  it("stops authenticating when the account is deleted and made again", async () => {
+    await call("POST", SA, { metadata: { name: "shortlived" } });
+    const token = await tokenFor("shortlived");
+    const as = asBearer(token);
+    expect((await as("GET", podsPath)).status).toBe(403);
+    await call("DELETE", `${SA}/shortlived`);
+    expect((await as("GET", podsPath)).status).toBe(401);
+    await call("POST", SA, { metadata: { name: "shortlived" } });
+    expect((await as("GET", podsPath)).status).toBe(401);
+  });
+
+  it("binds a token to a pod: it stops working when the pod is gone", async () => {
+    await call("POST", podsPath, pod("bound", "robot"));
+    const uid = await uidOf(`${podsPath}/bound`);
+    const token = await tokenFor("robot", {
+      boundObjectRef: { kind: "Pod", apiVersion: "v1", name: "bound", uid },
+    });
+    expect(claimsOf(token)["kubernetes.io"].pod).toEqual({ name: "bound", uid });
+    const as = asBearer(token);
+    expect((await as("GET", podsPath)).status).toBe(403);
+    await call("DELETE", `${podsPath}/bound`, { gracePeriodSeconds: 0 });
+    expect((await as("GET", podsPath)).status).toBe(401);
+  });
+});
+
+describe("a node's token requests", () => {
+  it("gets tokens only for pods bound to it, bound to that pod", async () => {
+    const node = asBearer((await joinNode("sa-node")).credential);
+    await call("POST", podsPath, pod("on-node", "robot", "sa-node"));
+    await call("POST", podsPath, pod("elsewhere", "other", "another-node"));
+    const uid = await uidOf(`${podsPath}/on-node`);
+    const ask = (name: string, podName?: string) =>
+      node("POST", `${SA}/${name}/token`, {
+        spec: podName ? { boundObjectRef: { kind: "Pod", apiVersion: "v1", name: podName } } : {},
+      });
+    const ok = await ask("robot", "on-node");
+    expect(ok.status).toBe(201);
+    expect(claimsOf(ok.body.status.token)["kubernetes.io"].pod).toEqual({ name: "on-node", uid });
+    const unbound = await ask("robot");
+    expect(unbound.status).toBe(403);
+    expect(unbound.body.message).toBe(
+      'serviceaccounts "robot" is forbidden: node requested token not bound to a pod',
+    );
+    const notUsedHere = await ask("other", "elsewhere");
+    expect(notUsedHere.status).toBe(403);
+    expect(notUsedHere.body.message).toContain("no relationship found between node 'sa-node'");
+  });
+});
