@@ -9,6 +9,7 @@ const source: ObjectSource = {
     ns === "team" && name === "sec"
       ? { data: { PASSWORD: b64("s3cret"), TOKEN: b64("t") } }
       : undefined,
+  serviceAccountToken: async () => "unused",
 };
 const ctx = { podIP: "10.42.1.7", hostIP: "192.0.2.2", nodeCPU: 4, nodeMemory: 8 * 1024 ** 3 };
 const pod = (container: any) => ({

@@ -2,11 +2,14 @@
 // prefix), then env (value with $(VAR) expansion, configMapKeyRef, secretKeyRef, fieldRef,
 // resourceFieldRef). A missing non-optional reference is a CreateContainerConfigError.
 import { parseQuantity } from "../src/k8s/quantity.ts";
+import type { TokenSource } from "./service-account-tokens.ts";
 
-/** Reads ConfigMaps and Secrets of the pod's namespace; undefined when not found. */
+/** Reads ConfigMaps and Secrets of the pod's namespace (undefined when not found), and tokens. */
 export interface ObjectSource {
   configMap(namespace: string, name: string): Promise<any | undefined>;
   secret(namespace: string, name: string): Promise<any | undefined>;
+  /** A token of the pod's ServiceAccount for a projected serviceAccountToken source. */
+  serviceAccountToken(pod: any, src: TokenSource): Promise<string>;
 }
 
 export interface PodContext {

@@ -13,6 +13,7 @@ import { installLogger } from "./logger.ts";
 import { type Adopted, LABELS, PodWorker, type Runtime } from "./pod-worker.ts";
 import type { RegistryConfig } from "./registries.ts";
 import { tearDownSandbox } from "./sandbox.ts";
+import { ServiceAccountTokens } from "./service-account-tokens.ts";
 
 export interface PodManagerOptions {
   api: Api;
@@ -45,9 +46,11 @@ export class PodManager {
       if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${r.body?.message ?? ""}`);
       return r.body;
     };
+    const tokens = new ServiceAccountTokens(api);
     const objects: ObjectSource = {
       configMap: (ns, name) => get(`/api/v1/namespaces/${ns}/configmaps/${name}`),
       secret: (ns, name) => get(`/api/v1/namespaces/${ns}/secrets/${name}`),
+      serviceAccountToken: (pod, src) => tokens.get(pod, src),
     };
     this.rt = {
       api,

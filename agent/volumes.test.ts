@@ -12,6 +12,8 @@ const source: ObjectSource = {
   configMap: async (_ns, name) =>
     name === "cfg" ? { data: { "app.conf": "a=1", other: "x" } } : undefined,
   secret: async (_ns, name) => (name === "sec" ? { data: { token: b64("t0k") } } : undefined),
+  serviceAccountToken: async (p, src) =>
+    `token of ${p.spec.serviceAccountName ?? "default"} for ${src.audience ?? "the API"}`,
 };
 const ctx = { podIP: "10.42.0.7", hostIP: "192.0.2.2", nodeCPU: 2, nodeMemory: 1024 };
 const pod = (volumes: any[]) => ({
@@ -90,6 +92,7 @@ describe("pod volumes", () => {
               { configMap: { name: "cfg", items: [{ key: "other", path: "other" }] } },
               { secret: { name: "sec" } },
               { downwardAPI: { items: [{ path: "ip", fieldRef: { fieldPath: "status.podIP" } }] } },
+              { serviceAccountToken: { path: "sa/token", audience: "vault" } },
             ],
           },
         },
@@ -105,11 +108,9 @@ describe("pod volumes", () => {
     expect(readFileSync(join(info, "labels"), "utf8")).toBe('app="web"');
     expect(readFileSync(join(info, "mem"), "utf8")).toBe("32");
     const p = paths.get("all-in-one") as string;
-    expect(["other", "token", "ip"].map((f) => readFileSync(join(p, f), "utf8"))).toEqual([
-      "x",
-      "t0k",
-      "10.42.0.7",
-    ]);
+    expect(
+      ["other", "token", "ip", "sa/token"].map((f) => readFileSync(join(p, f), "utf8")),
+    ).toEqual(["x", "t0k", "10.42.0.7", "token of default for vault"]);
   });
 
   it("a missing ConfigMap fails unless optional; paths may not escape the volume", async () => {
@@ -148,7 +149,7 @@ describe("pod volumes", () => {
 
   it("rewrites a volume in place: same directory, changed keys swapped in, removed keys gone", async () => {
     let data: Record<string, string> = { a: "1", b: "2" };
-    const live: ObjectSource = { configMap: async () => ({ data }), secret: async () => undefined };
+    const live: ObjectSource = { ...source, configMap: async () => ({ data }) };
     const p = pod([{ name: "v", configMap: { name: "cfg" } }]);
     const first = (await prepareVolumes(p, join(dir, "f"), live, ctx)).get("v") as string;
     const inode = statSync(first).ino;

@@ -1,5 +1,5 @@
 // Pod volumes as directories under the pod's sandbox dir (emptyDir; configMap, secret,
-// downwardAPI and projected written as files), or host paths (hostPath), bind-mounted into the
+// downwardAPI and projected, with ServiceAccount tokens, written as files), or host paths (hostPath), bind-mounted into the
 // containers by ctr.
 import {
   chmodSync,
@@ -161,7 +161,11 @@ export async function prepareVolumes(
         if (s.configMap) await objectFiles("configMap", s.configMap, ns, source, mode, files);
         else if (s.secret) await objectFiles("secret", s.secret, ns, source, mode, files);
         else if (s.downwardAPI) downwardFiles(pod, s.downwardAPI.items, ctx, mode, files);
-        // serviceAccountToken needs TokenRequest, which the control plane does not serve yet.
+        else if (s.serviceAccountToken)
+          files.set(s.serviceAccountToken.path, {
+            data: await source.serviceAccountToken(pod, s.serviceAccountToken),
+            mode,
+          });
       }
     } else {
       // Unsupported volume types (persistentVolumeClaim, …) are empty directories.

@@ -307,7 +307,7 @@ function closure(roots: string[], defs: Defs): Set<string> {
 
 function rootsOf(resources: ResourceInfo[]): string[] {
   const roots = [...META_ROOTS];
-  for (const r of resources) roots.push(r.definition, `${r.definition}List`);
+  for (const r of resources) roots.push(r.definition, ...(r.verbs ? [] : [`${r.definition}List`]));
   if (resources.some((r) => r.subresources?.includes("scale"))) roots.push(SCALE);
   return roots;
 }
@@ -638,6 +638,9 @@ function resourcePaths(r: ResourceInfo, tag: string): JsonObject {
   const gvk = { group: r.group, version: r.version, kind: r.kind };
   const id = `${idPrefix(r)}${r.namespaced ? "Namespaced" : ""}${r.kind}`;
   const self: Target = { id, gvk, def: r.definition, tag };
+  // A review is only ever created.
+  if (r.verbs)
+    return { [collection]: { ...pathItem(scope, [], self), post: operation("post", self) } };
 
   const paths: JsonObject = {
     [collection]: {

@@ -1,8 +1,7 @@
 // The HTTP surface: authentication, discovery, OpenAPI and the Kubernetes REST paths.
 import { Hono } from "hono";
 import { authenticate } from "../auth/authenticate.ts";
-import { authorizeNode, authorizeNodePath } from "../auth/node-authorizer.ts";
-import { authorizeRbac, isMaster } from "../auth/rbac.ts";
+import { authorize } from "../auth/authorize.ts";
 import { ApiError, methodNotAllowed, unauthorized } from "../k8s/errors.ts";
 import { bootstrap } from "../resources/bootstrap.ts";
 import { strategyFor } from "../resources/registry.ts";
@@ -24,6 +23,7 @@ import { openTunnel } from "./handlers/node-tunnel.ts";
 import { podLog } from "./handlers/pod-log.ts";
 import { binding, eviction } from "./handlers/pod-subresources.ts";
 import { getOne, list } from "./handlers/read.ts";
+import { review } from "./handlers/reviews.ts";
 import { scale } from "./handlers/scale.ts";
 import { tokenRequest } from "./handlers/token-request.ts";
 import { create, patch, remove, removeCollection, replace } from "./handlers/write.ts";
@@ -60,14 +60,11 @@ app.use(async (c, next) => {
     const user = await authenticate(c.req.raw, c.env);
     if (!user) throw unauthorized();
     c.set("user", user);
-    if (!RESOURCE_PATH.test(c.req.path)) {
-      if (user.node) authorizeNodePath(user.node.name, c.req.method, c.req.path);
-      else if (!isMaster(user))
-        await authorizeRbac(openDb(c.env.DB), user, {
-          verb: c.req.method === "HEAD" ? "get" : c.req.method.toLowerCase(),
-          path: c.req.path,
-        });
-    }
+    if (!RESOURCE_PATH.test(c.req.path))
+      await authorize(openDb(c.env.DB), user, {
+        verb: c.req.method === "HEAD" ? "get" : c.req.method.toLowerCase(),
+        path: c.req.path,
+      });
   }
   booted ??= bootstrap(storeCtx(c), c.env, (p) => c.executionCtx.waitUntil(p)).catch((err) => {
     booted = undefined;
@@ -132,9 +129,7 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
   const s = strategyFor(p.group, p.plural);
   if (!s || s.info.version !== p.version) throw notFound();
   if (p.namespace && !s.info.namespaced) throw notFound();
-  const user = c.get("user");
-  if (user.node) await authorizeNode(openDb(c.env.DB), user.node.name, attributesOf(c, p));
-  else if (!isMaster(user)) await authorizeRbac(openDb(c.env.DB), user, attributesOf(c, p));
+  await authorize(openDb(c.env.DB), c.get("user"), attributesOf(c, p));
   const method = c.req.method;
   if (p.subresource) {
     if (!p.name || !s.info.subresources?.includes(p.subresource)) throw notFound();
@@ -151,6 +146,7 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
     }
     throw methodNotAllowed(`the server does not allow this method on the requested resource`);
   }
+  if (s.info.verbs) return review(c, s, p);
   if (!p.name) {
     if (method === "GET") return list(c, s, p);
     if (method === "POST") {

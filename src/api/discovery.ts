@@ -84,7 +84,7 @@ export function apiResourceList(group: string, version: string) {
       singularName: r.singular,
       namespaced: r.namespaced,
       kind: r.kind,
-      verbs: VERBS,
+      verbs: r.verbs ?? VERBS,
       ...(r.shortNames ? { shortNames: r.shortNames } : {}),
       ...(r.categories ? { categories: r.categories } : {}),
     });
@@ -125,7 +125,7 @@ export function aggregated(legacy: boolean, apiVersion: string) {
             responseKind: { group: r.group, version: r.version, kind: r.kind },
             scope: r.namespaced ? "Namespaced" : "Cluster",
             singularResource: r.singular,
-            verbs: VERBS,
+            verbs: r.verbs ?? VERBS,
             ...(r.shortNames ? { shortNames: r.shortNames } : {}),
             ...(r.categories ? { categories: r.categories } : {}),
             subresources: subresourcesOf(r).map((sub) => ({

@@ -1,20 +1,30 @@
-// Namespace deletion (Kubernetes' namespace controller): a Terminating namespace is emptied,
-// then its `kubernetes` finalizer is removed and it goes.
+// Namespaces' lifecycle: every active namespace holds a `default` ServiceAccount (Kubernetes'
+// serviceaccounts controller, which also puts it back when deleted); a Terminating namespace is
+// emptied, then its `kubernetes` finalizer is removed and it goes (the namespace controller).
 import { ApiError } from "../k8s/errors.ts";
 import { allStrategies, storeResource, strategyFor } from "../resources/registry.ts";
-import { type Ctx, remove, update } from "../resources/rest.ts";
+import { type Ctx, create, remove, update } from "../resources/rest.ts";
 import { listObjects } from "../store/objects.ts";
-import { beingDeleted, countInNamespace } from "../store/ownership.ts";
+import { activeNamespacesWithout, beingDeleted, countInNamespace } from "../store/ownership.ts";
 import { type Next, Reconciler, soon } from "./reconciler.ts";
 
 const RESYNC_MS = 30_000;
 
-/** Singleton ("namespaces"): finishes every Terminating namespace. */
+/** Singleton ("namespaces"): default accounts, and finishes every Terminating namespace. */
 export class NamespaceLifecycle extends Reconciler {
   protected override resyncMs = RESYNC_MS;
 
   protected async reconcile(ctx: Ctx): Promise<Next> {
     let busy = false;
+    const accounts = strategyFor("", "serviceaccounts");
+    for (const namespace of await activeNamespacesWithout(ctx.db, "serviceaccounts", "default")) {
+      try {
+        if (accounts) await create(ctx, accounts, namespace, { metadata: { name: "default" } });
+      } catch (err) {
+        // Made meanwhile, or the namespace began terminating: nothing to do.
+        if (!(err instanceof ApiError && (err.code === 409 || err.code === 403))) throw err;
+      }
+    }
     for (const ns of await beingDeleted(ctx.db, "namespaces")) {
       try {
         busy = (await this.finish(ctx, ns.name)) || busy;

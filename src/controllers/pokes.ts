@@ -173,7 +173,7 @@ const GARBAGE_COLLECTOR: Target = {
   name: "gc",
   key: { resource: "gc", namespace: "", name: "gc" },
 };
-const NAMESPACE_LIFECYCLE: Target = {
+export const NAMESPACE_LIFECYCLE: Target = {
   binding: "NAMESPACE_LIFECYCLE",
   name: "namespaces",
   key: { resource: "namespaces", namespace: "", name: "namespaces" },
@@ -262,7 +262,12 @@ export function pokeCallsFor(env: Env, c: Committed, self?: Key): PokeCall[] {
     (deleting && (hasFinalizer(c, "foregroundDeletion") || hasFinalizer(c, "orphan")))
   )
     out.push(pokeCall(env, GARBAGE_COLLECTOR));
-  if (c.key.resource === "namespaces" && deleting && c.type !== "DELETED")
+  // A namespace made or being deleted; a default ServiceAccount to put back.
+  if (
+    (c.key.resource === "namespaces" &&
+      (c.type === "ADDED" || (deleting && c.type !== "DELETED"))) ||
+    (c.key.resource === "serviceaccounts" && c.key.name === "default" && c.type === "DELETED")
+  )
     out.push(pokeCall(env, NAMESPACE_LIFECYCLE));
   if (c.key.resource === "nodes" && nodePlacementChanged(c))
     // Uncordoning 1,000 nodes asks for one sweep of the DaemonSets, not 1,000.

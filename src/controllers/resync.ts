@@ -6,7 +6,7 @@ import type { Env } from "../env.ts";
 import { openDb } from "../store/db.ts";
 import { listObjects } from "../store/objects.ts";
 import { objectCtx } from "./context.ts";
-import { poke, SCHEDULER, SWEPT, targetOf } from "./pokes.ts";
+import { NAMESPACE_LIFECYCLE, poke, SCHEDULER, SWEPT, targetOf } from "./pokes.ts";
 import { cleanExpiredTokens } from "./token-cleaner.ts";
 
 const PAGE = 500;
@@ -67,6 +67,7 @@ export class Resync extends DurableObject<Env> {
     try {
       for (const resource of SWEPT) await this.pokeAll(resource, true);
       await poke(this.env, SCHEDULER);
+      await poke(this.env, NAMESPACE_LIFECYCLE);
       const { ctx, flush } = objectCtx(this.env);
       await cleanExpiredTokens(ctx);
       await flush();

@@ -1,9 +1,12 @@
-// Mutating admission that needs the cluster's configuration (the strategies' defaults do not):
-// DefaultTolerationSeconds (plugin/pkg/admission/defaulttolerationseconds). Every pod created
-// or updated tolerates the not-ready and unreachable NoExecute taints for
-// DEFAULT_TOLERATION_SECONDS unless it already tolerates them, so taint-based eviction reads
-// how long a pod may stay on a failing node from the pod itself.
+// Mutating admission that needs the cluster's configuration or state (the strategies' defaults
+// do not): ServiceAccount (serviceaccount-admission.ts), then DefaultTolerationSeconds
+// (plugin/pkg/admission/defaulttolerationseconds): every pod created or updated tolerates the
+// not-ready and unreachable NoExecute taints for DEFAULT_TOLERATION_SECONDS unless it already
+// tolerates them, so taint-based eviction reads how long a pod may stay on a failing node from
+// the pod itself.
 import type { Env } from "../env.ts";
+import type { DB } from "../store/db.ts";
+import { mountServiceAccountToken } from "./serviceaccount-admission.ts";
 import type { KObject, Strategy } from "./types.ts";
 
 export const NOT_READY = "node.kubernetes.io/not-ready";
@@ -18,21 +21,22 @@ export function defaultTolerationSeconds(env: Env): number {
 }
 
 /** Admission of a write: may change the object or throw; `old` is unset on create. */
-export type Admit = (s: Strategy, o: KObject, old: KObject | undefined) => void;
+export type Admit = (s: Strategy, o: KObject, old: KObject | undefined) => void | Promise<void>;
 
 /** Admission plugins run one after the other. */
 export const chain =
   (...admits: Admit[]): Admit =>
-  (s, o, old) => {
-    for (const a of admits) a(s, o, old);
+  async (s, o, old) => {
+    for (const a of admits) await a(s, o, old);
   };
 
 const isObject = (v: unknown): v is KObject => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** The admission chain for a cluster whose default toleration is `seconds`. */
-export function admission(seconds: number): Admit {
-  return (s, o) => {
+export function admission(db: DB, seconds: number): Admit {
+  return async (s, o, old) => {
     if (s.info.kind !== "Pod" || s.info.group !== "") return;
+    await mountServiceAccountToken(db, s, o, old);
     addDefaultTolerations(o, seconds);
   };
 }

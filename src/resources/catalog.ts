@@ -11,6 +11,8 @@ export interface ResourceInfo {
   shortNames?: string[];
   categories?: string[];
   subresources?: string[]; // e.g. "status", "scale", "binding", "eviction"
+  /** Verbs, when not all of them: the reviews are create-only and stored nowhere. */
+  verbs?: string[];
   /** Definition name in the OpenAPI documents, e.g. io.k8s.api.apps.v1.Deployment */
   definition: string;
 }
@@ -49,6 +51,9 @@ const grouped = (
   definition: `io.k8s.api.${pkg}.${version}.${kind}`,
   ...extra,
 });
+
+const review = (group: string, pkg: string, kind: string): ResourceInfo =>
+  grouped(group, "v1", pkg, kind, `${kind.toLowerCase()}s`, false, { verbs: ["create"] });
 
 export const catalog: ResourceInfo[] = [
   core("Namespace", "namespaces", false, {
@@ -118,6 +123,11 @@ export const catalog: ResourceInfo[] = [
     subresources: ["status"],
   }),
   grouped("discovery.k8s.io", "v1", "discovery", "EndpointSlice", "endpointslices", true),
+  // Reviews: a question in the request, the server's answer in the response's status.
+  review("authentication.k8s.io", "authentication", "TokenReview"),
+  review("authentication.k8s.io", "authentication", "SelfSubjectReview"),
+  review("authorization.k8s.io", "authorization", "SelfSubjectAccessReview"),
+  review("authorization.k8s.io", "authorization", "SelfSubjectRulesReview"),
   grouped("networking.k8s.io", "v1", "networking", "Ingress", "ingresses", true, {
     shortNames: ["ing"],
     subresources: ["status"],

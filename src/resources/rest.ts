@@ -155,8 +155,9 @@ export function checkIdentity(s: Strategy, o: KObject, namespace: string, name?:
   }
 }
 
+/** As utilrand.String: generated names and volume names avoid vowels and look-alikes. */
 const NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789";
-const randomSuffix = () =>
+export const randomSuffix = () =>
   Array.from(
     crypto.getRandomValues(new Uint8Array(5)),
     (b) => NAME_CHARS[b % NAME_CHARS.length],
@@ -191,7 +192,7 @@ export async function create(
   if (s.statusSubresource) delete o.status;
   s.defaults?.(o);
   s.prepareForCreate?.(o);
-  ctx.admit?.(s, o, undefined);
+  await ctx.admit?.(s, o, undefined);
   throwInvalid(s, meta.name, [...validateObjectMeta(s, o), ...(s.validate?.(o) ?? [])]);
   trackManagers(s, undefined, o, opts, ctx.now());
   const key = keyOf(s, namespace, meta.name);
@@ -311,7 +312,7 @@ export async function update(
         : opts.subresource === "binding"
           ? bindingUpdate(old, next)
           : mainUpdate(s, old, next);
-    ctx.admit?.(s, o, old);
+    await ctx.admit?.(s, o, old);
     // Removing the last finalizer of an object being deleted deletes it.
     // A pod also waits for its kubelet (deletionGracePeriodSeconds 0) before it goes.
     const finished =

@@ -1,5 +1,5 @@
-// Queries the garbage collector and namespace lifecycle need: dangling owner references and
-// objects waiting on deletion finalizers.
+// Queries the garbage collector and namespace lifecycle need: dangling owner references, objects
+// waiting on deletion finalizers, namespaces lacking what each must hold.
 import { and, eq, isNotNull, notInArray, sql } from "drizzle-orm";
 import type { DB } from "./db.ts";
 import { type Key, type Stored, withRv } from "./objects.ts";
@@ -45,4 +45,23 @@ export async function countInNamespace(db: DB, namespace: string): Promise<numbe
     .where(eq(objects.namespace, namespace))
     .get();
   return row?.n ?? 0;
+}
+
+/** Namespaces, not being deleted, that have no object of this resource and name. */
+export async function activeNamespacesWithout(
+  db: DB,
+  resource: string,
+  name: string,
+): Promise<string[]> {
+  const rows = await db
+    .select({ name: objects.name })
+    .from(objects)
+    .where(
+      and(
+        eq(objects.resource, "namespaces"),
+        sql`json_extract(${objects.body}, '$.metadata.deletionTimestamp') IS NULL`,
+        sql`NOT EXISTS (SELECT 1 FROM objects o WHERE o.resource = ${resource} AND o.namespace = ${objects.name} AND o.name = ${name})`,
+      ),
+    );
+  return rows.map((r) => r.name);
 }

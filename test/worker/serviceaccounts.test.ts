@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ISSUER, signingKey, verify } from "../../src/auth/service-account-token.ts";
-import { call } from "./helpers.ts";
+import { call, eventually } from "./helpers.ts";
 import { asBearer, joinNode } from "./nodes.ts";
 
 const NS = "sa-tokens";
@@ -173,5 +173,109 @@ describe("a node's token requests", () => {
     const notUsedHere = await ask("other", "elsewhere");
     expect(notUsedHere.status).toBe(403);
     expect(notUsedHere.body.message).toContain("no relationship found between node 'sa-node'");
+  });
+});
+
+describe("ServiceAccount admission", () => {
+  const created = async (name: string, spec: Record<string, unknown>) => {
+    const res = await call("POST", podsPath, { metadata: { name }, spec });
+    expect(res.status).toBe(201);
+    return res.body;
+  };
+  const c = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    image: "busybox",
+    ...extra,
+  });
+
+  it("projects the account's token and the namespace into every container", async () => {
+    const p = await created("mounted", {
+      initContainers: [c("init")],
+      containers: [c("a"), c("b")],
+    });
+    expect(p.spec.serviceAccountName).toBe("default");
+    const volume = p.spec.volumes.find((v: any) => v.name.startsWith("kube-api-access-"));
+    expect(volume.name).toMatch(/^kube-api-access-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    expect(volume.projected).toEqual({
+      defaultMode: 420,
+      sources: [
+        { serviceAccountToken: { expirationSeconds: 3607, path: "token" } },
+        {
+          downwardAPI: {
+            items: [
+              {
+                path: "namespace",
+                fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" },
+              },
+            ],
+          },
+        },
+      ],
+    });
+    for (const ctr of [...p.spec.initContainers, ...p.spec.containers])
+      expect(ctr.volumeMounts).toEqual([
+        {
+          name: volume.name,
+          readOnly: true,
+          mountPath: "/var/run/secrets/kubernetes.io/serviceaccount",
+        },
+      ]);
+  });
+
+  it("leaves pods alone that opt out, whose account opts out, or that mount the path", async () => {
+    const none = await created("opted-out", {
+      automountServiceAccountToken: false,
+      containers: [c("a")],
+    });
+    expect(none.spec.volumes).toBeUndefined();
+    await call("POST", SA, { metadata: { name: "quiet" }, automountServiceAccountToken: false });
+    const quiet = await created("quiet-account", {
+      serviceAccountName: "quiet",
+      containers: [c("a")],
+    });
+    expect(quiet.spec.volumes).toBeUndefined();
+    // The pod's own setting wins over its account's.
+    const loud = await created("loud-pod", {
+      serviceAccountName: "quiet",
+      automountServiceAccountToken: true,
+      containers: [c("a")],
+    });
+    expect(loud.spec.volumes).toHaveLength(1);
+    const own = await created("own-mount", {
+      volumes: [{ name: "mine", emptyDir: {} }],
+      containers: [
+        c("a", {
+          volumeMounts: [
+            { name: "mine", mountPath: "/var/run/secrets/kubernetes.io/serviceaccount" },
+          ],
+        }),
+        c("b"),
+      ],
+    });
+    expect(own.spec.volumes.map((v: any) => v.name)).toEqual([
+      "mine",
+      expect.stringMatching(/^kube-api-access-/),
+    ]);
+    expect(own.spec.containers[0].volumeMounts).toHaveLength(1);
+    expect(own.spec.containers[1].volumeMounts).toHaveLength(1);
+  });
+});
+
+describe("default ServiceAccounts", () => {
+  const account = (ns: string) => call("GET", `/api/v1/namespaces/${ns}/serviceaccounts/default`);
+
+  it("every namespace gets one, and gets it back when it is deleted", async () => {
+    await call("POST", "/api/v1/namespaces", { metadata: { name: "sa-defaults" } });
+    const first = await eventually(async () => {
+      const r = await account("sa-defaults");
+      return r.status === 200 && r.body;
+    });
+    expect((await account("kube-system")).status).toBe(200);
+    await call("DELETE", "/api/v1/namespaces/sa-defaults/serviceaccounts/default");
+    const again = await eventually(async () => {
+      const r = await account("sa-defaults");
+      return r.status === 200 && r.body;
+    });
+    expect(again.metadata.uid).not.toBe(first.metadata.uid);
   });
 });

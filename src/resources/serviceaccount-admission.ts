@@ -1,0 +1,78 @@
+// The ServiceAccount admission plugin (plugin/pkg/admission/serviceaccount): unless the pod or its
+// account says automountServiceAccountToken: false, a new pod gets a projected volume with a token
+// of its account (which its node's agent requests, bound to the pod) and its namespace, mounted
+// in every container at the path client libraries read.
+// The kube-root-ca.crt source Kubernetes adds is left out: the API's certificate is a public one.
+import type { DB } from "../store/db.ts";
+import { getObject } from "../store/objects.ts";
+import { randomSuffix } from "./rest.ts";
+import type { KObject, Strategy } from "./types.ts";
+
+export const TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** kubelet asks for 3607 s, which it knows to be the admission plugin's default. */
+const TOKEN_SECONDS = 3607;
+
+const isObject = (v: unknown): v is KObject => !!v && typeof v === "object" && !Array.isArray(v);
+
+/** An account's automountServiceAccountToken, cached a few seconds (pods come in bursts). */
+const CACHE_MS = 5_000;
+const cache = new Map<string, { automount: boolean | undefined; until: number }>();
+
+async function accountAutomount(db: DB, namespace: string, name: string) {
+  const key = `${namespace}/${name}`;
+  const now = Date.now();
+  const hit = cache.get(key);
+  if (hit && hit.until > now) return hit.automount;
+  const sa = await getObject(db, { resource: "serviceaccounts", namespace, name });
+  const automount = sa?.object.automountServiceAccountToken as boolean | undefined;
+  if (cache.size >= 1_000) cache.clear();
+  cache.set(key, { automount, until: now + CACHE_MS });
+  return automount;
+}
+
+export async function mountServiceAccountToken(db: DB, s: Strategy, pod: KObject, old?: KObject) {
+  if (old || s.info.kind !== "Pod" || s.info.group !== "") return;
+  const spec = pod.spec;
+  if (!isObject(spec) || spec.automountServiceAccountToken === false) return;
+  const containers = [spec.initContainers, spec.containers]
+    .flatMap((l) => (Array.isArray(l) ? l : []))
+    .filter(isObject);
+  const mounted = (c: KObject) =>
+    Array.isArray(c.volumeMounts) &&
+    c.volumeMounts.some((m: KObject) => isObject(m) && m.mountPath === TOKEN_MOUNT_PATH);
+  const needing = containers.filter((c) => !mounted(c));
+  if (!needing.length) return;
+  const namespace = pod.metadata?.namespace ?? "";
+  const account = spec.serviceAccountName || "default";
+  if (spec.automountServiceAccountToken === undefined) {
+    if ((await accountAutomount(db, namespace, account)) === false) return;
+  }
+  const name = `kube-api-access-${randomSuffix()}`;
+  spec.volumes = [
+    ...(Array.isArray(spec.volumes) ? spec.volumes : []),
+    {
+      name,
+      projected: {
+        defaultMode: 0o644,
+        sources: [
+          { serviceAccountToken: { expirationSeconds: TOKEN_SECONDS, path: "token" } },
+          {
+            downwardAPI: {
+              items: [
+                {
+                  path: "namespace",
+                  fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ];
+  for (const c of needing)
+    c.volumeMounts = [
+      ...(Array.isArray(c.volumeMounts) ? c.volumeMounts : []),
+      { name, readOnly: true, mountPath: TOKEN_MOUNT_PATH },
+    ];
+}
