@@ -42,6 +42,7 @@ const ROOTS = [
   `${API}.coordination.v1.Lease`,
   `${API}.discovery.v1.EndpointSlice`,
   `${API}.networking.v1.Ingress`,
+  ...["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"].map((k) => `${API}.rbac.v1.${k}`),
   `${API}.policy.v1.Eviction`,
   `${META}.DeleteOptions`,
   `${API}.autoscaling.v1.Scale`,

@@ -104,6 +104,27 @@ describe("decodeProtobuf", () => {
     });
   });
 
+  it("decodes kubectl create rolebinding: empty omitempty subject fields go", () => {
+    const b = body(
+      "rbac.authorization.k8s.io/v1",
+      "RoleBinding",
+      msg(1, ...objectMeta("rb", { namespace: "default" })),
+      msg(2, str(1, "ServiceAccount"), str(2, ""), str(3, "robot"), str(4, "default")),
+      msg(2, str(1, "User"), str(2, "rbac.authorization.k8s.io"), str(3, "alice"), str(4, "")),
+      msg(3, str(1, "rbac.authorization.k8s.io"), str(2, "Role"), str(3, "pod-reader")),
+    );
+    expect(decodeProtobuf(b).object).toEqual({
+      kind: "RoleBinding",
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      metadata: { name: "rb", namespace: "default", creationTimestamp: null },
+      subjects: [
+        { kind: "ServiceAccount", name: "robot", namespace: "default" },
+        { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "alice" },
+      ],
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "pod-reader" },
+    });
+  });
+
   it("decodes a Deployment with a container, ports, env, resources, probes and volumes", () => {
     const labels = { app: "web" };
     const container = [
@@ -523,6 +544,10 @@ describe("fields.gen.json", () => {
       "networking.v1.Ingress",
       "policy.v1.Eviction",
       "autoscaling.v1.Scale",
+      "rbac.v1.Role",
+      "rbac.v1.RoleBinding",
+      "rbac.v1.ClusterRole",
+      "rbac.v1.ClusterRoleBinding",
     ])
       expect(messages[`k8s.io.api.${name}`], name).toBeDefined();
     expect(messages["k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions"]).toBeDefined();

@@ -12,6 +12,7 @@ import {
   isDNS1123Subdomain,
   isQualifiedName,
   isValidLabelValue,
+  isValidPathSegmentName,
   notSupported,
   required,
   statusCauses,
@@ -48,6 +49,13 @@ describe("name validators", () => {
     expect(isDNS1123Label("a.b")).toEqual(["must not contain dots"]);
     expect(isDNS1123Label("A")).toEqual([labelMsg]);
     expect(isDNS1123Label("a".repeat(64))).toEqual(["must be no more than 63 characters"]);
+  });
+
+  it("IsValidPathSegmentName", () => {
+    expect(isValidPathSegmentName("system:node-proxier")).toEqual([]);
+    expect(isValidPathSegmentName("..")).toEqual(["may not be '..'"]);
+    expect(isValidPathSegmentName(".")).toEqual(["may not be '.'"]);
+    expect(isValidPathSegmentName("a/b%c")).toEqual(["may not contain '/'", "may not contain '%'"]);
   });
 
   it("IsDNS1035Label", () => {

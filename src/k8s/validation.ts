@@ -178,6 +178,12 @@ export function isDNS1035Label(value: string): string[] {
   return errs;
 }
 
+/** api/validation/path.IsValidPathSegmentName: names that must be usable as one URL path segment. */
+export function isValidPathSegmentName(name: string): string[] {
+  for (const illegal of [".", ".."]) if (name === illegal) return [`may not be '${illegal}'`];
+  return ["/", "%"].filter((c) => name.includes(c)).map((c) => `may not contain '${c}'`);
+}
+
 // The prefix of a label key uses the content package's subdomain check ("bytes" wording).
 function isDNS1123SubdomainContent(value: string): string[] {
   const errs: string[] = [];

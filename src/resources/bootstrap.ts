@@ -1,10 +1,13 @@
-// What every cluster has from the start: the system namespaces and the `kubernetes` Service.
+// What every cluster has from the start: the system namespaces, the `kubernetes` Service and the
+// default RBAC policy (cluster roles and their bindings).
 import type { Env } from "../env.ts";
 import { ApiError } from "../k8s/errors.ts";
 import { getObject } from "../store/objects.ts";
 import { kubernetesServiceIp } from "./allocate.ts";
+import { RBAC_GROUP } from "./rbac.ts";
+import { DEFAULT_CLUSTER_ROLE_BINDINGS, DEFAULT_CLUSTER_ROLES } from "./rbac-defaults.ts";
 import { strategyFor } from "./registry.ts";
-import { type Ctx, create } from "./rest.ts";
+import { type Ctx, create, keyOf } from "./rest.ts";
 
 export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
@@ -12,7 +15,7 @@ async function ensure(ctx: Ctx, group: string, plural: string, namespace: string
   const s = strategyFor(group, plural);
   if (!s) throw new Error(`no strategy for ${plural}`);
   const name = (obj as { metadata: { name: string } }).metadata.name;
-  if (await getObject(ctx.db, { resource: plural, namespace, name })) return;
+  if (await getObject(ctx.db, keyOf(s, namespace, name))) return;
   try {
     await create(ctx, s, namespace, obj);
   } catch (err) {
@@ -42,4 +45,11 @@ export async function bootstrap(
       sessionAffinity: "None",
     },
   });
+  // Created when missing, never overwritten: an administrator's edits to them stay.
+  await Promise.all([
+    ...DEFAULT_CLUSTER_ROLES.map((r) => ensure(ctx, RBAC_GROUP, "clusterroles", "", r)),
+    ...DEFAULT_CLUSTER_ROLE_BINDINGS.map((b) =>
+      ensure(ctx, RBAC_GROUP, "clusterrolebindings", "", b),
+    ),
+  ]);
 }

@@ -132,6 +132,17 @@ export const catalog: ResourceInfo[] = [
     shortNames: ["ing"],
     subresources: ["status"],
   }),
+  grouped("rbac.authorization.k8s.io", "v1", "rbac", "Role", "roles", true),
+  grouped("rbac.authorization.k8s.io", "v1", "rbac", "RoleBinding", "rolebindings", true),
+  grouped("rbac.authorization.k8s.io", "v1", "rbac", "ClusterRole", "clusterroles", false),
+  grouped(
+    "rbac.authorization.k8s.io",
+    "v1",
+    "rbac",
+    "ClusterRoleBinding",
+    "clusterrolebindings",
+    false,
+  ),
 ];
 
 export const groupVersion = (r: Pick<ResourceInfo, "group" | "version">): string =>

@@ -10,6 +10,10 @@ const specless = new Set([
   "Event",
   "Endpoints",
   "EndpointSlice",
+  "Role",
+  "RoleBinding",
+  "ClusterRole",
+  "ClusterRoleBinding",
 ]);
 
 /** A strategy with Kubernetes' generic behaviour, overridden by what a kind file gives. */

@@ -4,22 +4,22 @@ import {
   invalid,
   isDNS1123Label,
   isDNS1123Subdomain,
+  isValidPathSegmentName,
   validateAnnotations,
   validateLabels,
 } from "../k8s/validation.ts";
 import type { KObject, Strategy } from "./types.ts";
-
-const pathSegment = (name: string): string[] =>
-  name === "." || name === ".." || /[/%]/.test(name)
-    ? [`may not be '.' or '..' and may not contain '/' or '%'`]
-    : [];
 
 export function validateObjectMeta(s: Strategy, o: KObject): FieldError[] {
   const errs: FieldError[] = [];
   const meta = o.metadata ?? {};
   const rule = s.nameRule ?? "subdomain";
   const check =
-    rule === "label" ? isDNS1123Label : rule === "path-segment" ? pathSegment : isDNS1123Subdomain;
+    rule === "label"
+      ? isDNS1123Label
+      : rule === "path-segment"
+        ? isValidPathSegmentName
+        : isDNS1123Subdomain;
   if (meta.name)
     for (const msg of check(meta.name)) errs.push(invalid("metadata.name", meta.name, msg));
   if (s.info.namespaced && meta.namespace)

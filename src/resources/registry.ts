@@ -17,6 +17,7 @@ import { persistentVolumes } from "./persistentvolume.ts";
 import { persistentVolumeClaims } from "./persistentvolumeclaim.ts";
 import { pods } from "./pod.ts";
 import { podDisruptionBudgets } from "./poddisruptionbudget.ts";
+import { clusterRoleBindings, clusterRoles, roleBindings, roles } from "./rbac.ts";
 import { replicaSets } from "./replicaset.ts";
 import { secrets } from "./secret.ts";
 import { services } from "./service.ts";
@@ -50,6 +51,11 @@ const specific: Strategy[] = [
   podDisruptionBudgets,
   endpointSlices,
   ingresses,
+  // rbac.authorization.k8s.io
+  roles,
+  roleBindings,
+  clusterRoles,
+  clusterRoleBindings,
 ];
 
 const byResource = new Map<string, Strategy>();
