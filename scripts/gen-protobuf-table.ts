@@ -43,6 +43,12 @@ const ROOTS = [
   `${API}.discovery.v1.EndpointSlice`,
   `${API}.networking.v1.Ingress`,
   ...["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"].map((k) => `${API}.rbac.v1.${k}`),
+  ...["TokenRequest", "TokenReview", "SelfSubjectReview"].map(
+    (k) => `${API}.authentication.v1.${k}`,
+  ),
+  ...["SelfSubjectAccessReview", "SelfSubjectRulesReview"].map(
+    (k) => `${API}.authorization.v1.${k}`,
+  ),
   `${API}.policy.v1.Eviction`,
   `${META}.DeleteOptions`,
   `${API}.autoscaling.v1.Scale`,

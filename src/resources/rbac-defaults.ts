@@ -100,6 +100,7 @@ const editRules: PolicyRule[] = [
   rule(["impersonate"], [""], ["serviceaccounts"]),
   rule(WRITE, [""], ["pods", "pods/exec", "pods/portforward"]),
   rule(["create"], [""], ["pods/eviction"]),
+  rule(["create"], [""], ["serviceaccounts/token"]),
   rule(
     WRITE,
     [""],
@@ -182,6 +183,11 @@ export const DEFAULT_CLUSTER_ROLES: readonly DefaultClusterRole[] = [
       ),
       rule(["create"], ["authentication.k8s.io"], ["selfsubjectreviews"]),
     ],
+  },
+  {
+    // For servers that delegate authentication to this one (TokenReview).
+    metadata: meta("system:auth-delegator"),
+    rules: [rule(["create"], ["authentication.k8s.io"], ["tokenreviews"])],
   },
   {
     // Insensitive cluster information, for everyone including anonymous users.

@@ -5,6 +5,9 @@ import type { DB } from "./db.ts";
 import { type KObject, withRv } from "./objects.ts";
 import { objects } from "./schema.ts";
 
+/** Stored under their group, as every grouped resource. */
+const RBAC = "rbac.authorization.k8s.io";
+
 export interface PolicyObjects {
   clusterRoleBindings: KObject[];
   clusterRoles: KObject[];
@@ -19,10 +22,10 @@ export async function policyObjects(db: DB, namespace?: string): Promise<PolicyO
       .from(objects)
       .where(and(eq(objects.resource, resource), eq(objects.namespace, ns)));
   const [crbs, crs, rbs, rs] = await db.batch([
-    of("clusterrolebindings"),
-    of("clusterroles"),
-    of("rolebindings", namespace ?? ""),
-    of("roles", namespace ?? ""),
+    of(`${RBAC}/clusterrolebindings`),
+    of(`${RBAC}/clusterroles`),
+    of(`${RBAC}/rolebindings`, namespace ?? ""),
+    of(`${RBAC}/roles`, namespace ?? ""),
   ]);
   const parse = (rows: { body: string; rv: number }[]) => rows.map((r) => withRv(r.body, r.rv));
   const namespaced = namespace !== undefined && namespace !== "";

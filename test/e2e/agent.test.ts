@@ -467,6 +467,65 @@ describe("host agent", () => {
     expect(log).toMatch(new RegExp(`stdout F ${pod.metadata.name}$`, "m"));
   });
 
+  it("a pod's ServiceAccount token reaches its containers and authenticates as that account", async () => {
+    await kubectl(["create", "serviceaccount", "reader"]);
+    const dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+    await kubectl(
+      ["apply", "-f", "-"],
+      manifests({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "sa-pod" },
+        spec: {
+          serviceAccountName: "reader",
+          containers: [
+            {
+              name: "c",
+              image: registry.ref("v1"),
+              command: [
+                "sh",
+                "-c",
+                `cat ${dir}/namespace; echo; cat ${dir}/token; echo; sleep 3600`,
+              ],
+            },
+          ],
+        },
+      }),
+    );
+    await kubectl(["wait", "--for=condition=Ready", "pod/sa-pod", "--timeout=60s"]);
+    const [namespace, token] = await eventually(async () => {
+      const lines = (await kubectl(["logs", "sa-pod"])).trim().split("\n");
+      return lines.length >= 2 && lines;
+    });
+    expect(namespace).toBe("default");
+    const as = (args: string[]) => cluster.kubectlResult([...args, "--token", token]);
+    const account = "system:serviceaccount:default:reader";
+    expect((await as(["auth", "whoami"])).stdout).toMatch(new RegExp(`Username\\s+${account}`));
+    const denied = await as(["get", "pods"]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain(
+      `pods is forbidden: User "${account}" cannot list resource "pods" in API group "" in the namespace "default"`,
+    );
+    expect((await as(["auth", "can-i", "list", "pods"])).stdout.trim()).toBe("no");
+    await kubectl([
+      "create",
+      "rolebinding",
+      "reader-view",
+      "--clusterrole=view",
+      "--serviceaccount=default:reader",
+    ]);
+    expect((await as(["auth", "can-i", "list", "pods"])).stdout.trim()).toBe("yes");
+    expect((await as(["get", "pod", "sa-pod", "-o", "name"])).stdout.trim()).toBe("pod/sa-pod");
+    expect((await as(["delete", "pod", "sa-pod"])).stderr).toContain("forbidden");
+    // The token is bound to the pod: it stops working once the pod is gone.
+    await kubectl(["delete", "pod", "sa-pod", "--grace-period=1"]);
+    const gone = await as(["get", "pods"]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("Unauthorized");
+    await kubectl(["delete", "rolebinding", "reader-view"]);
+    await kubectl(["delete", "serviceaccount", "reader"]);
+  });
+
   it("a CronJob fires at the minute boundary and its Job's pod runs to Completed", async () => {
     await kubectl(
       ["apply", "-f", "-"],

@@ -1,5 +1,5 @@
 // The RBAC kinds through the real kubectl: its create subcommands (protobuf bodies), get's
-// columns and describe. The objects only: nothing here authorizes by them.
+// columns and describe; then a ServiceAccount's token (kubectl create token) held to them.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "./cluster.ts";
 
@@ -147,5 +147,32 @@ describe("kubectl and RBAC objects", () => {
     expect(r.stderr).toContain(
       'The RoleBinding "read-pods" is invalid: roleRef: Invalid value: {"APIGroup":"rbac.authorization.k8s.io","Kind":"Role","Name":"other"}: cannot change roleRef',
     );
+  });
+
+  it("a ServiceAccount token from kubectl create token can do what its bindings grant", async () => {
+    await k(["create", "serviceaccount", "robot"]);
+    const token = (await k(["create", "token", "robot"])).trim();
+    const as = (args: string[]) => cluster.kubectlResult([...args, "--token", token]);
+    const whoami = lines((await as(["auth", "whoami"])).stdout);
+    expect(whoami[1]).toEqual(["Username", "system:serviceaccount:default:robot"]);
+    // read-pods binds pod-reader (get, list pods) to this account.
+    expect((await as(["get", "pods"])).code).toBe(0);
+    expect((await as(["auth", "can-i", "list", "pods"])).stdout.trim()).toBe("yes");
+    expect((await as(["auth", "can-i", "delete", "pods"])).stdout.trim()).toBe("no");
+    const denied = await as(["get", "deployments"]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain(
+      'deployments.apps is forbidden: User "system:serviceaccount:default:robot" cannot list resource "deployments" in API group "apps" in the namespace "default"',
+    );
+    const rules = lines((await as(["auth", "can-i", "--list"])).stdout);
+    expect(rules).toContainEqual(["pods", "[]", "[]", "[get", "list]"]);
+    const short = await cluster.kubectlResult(["create", "token", "robot", "--duration=5m"]);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain("may not specify a duration less than 10 minutes");
+    // A deleted account's tokens stop working.
+    await k(["delete", "serviceaccount", "robot"]);
+    const gone = await as(["get", "pods"]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("Unauthorized");
   });
 });
