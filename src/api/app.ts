@@ -2,6 +2,8 @@
 import { Hono } from "hono";
 import { authenticate } from "../auth/authenticate.ts";
 import { authorize } from "../auth/authorize.ts";
+import { impersonated } from "../auth/impersonation.ts";
+import { writeCtx } from "../controllers/context.ts";
 import { ApiError, methodNotAllowed, unauthorized } from "../k8s/errors.ts";
 import { bootstrap } from "../resources/bootstrap.ts";
 import { strategyFor } from "../resources/registry.ts";
@@ -9,7 +11,7 @@ import { openDb } from "../store/db.ts";
 import { AGENT_FILES, agentBundle, installScript } from "./agent-files.ts";
 import { attributesOf } from "./attributes.ts";
 import { d1Floor } from "./bench.ts";
-import { type C, type HonoEnv, storeCtx } from "./context.ts";
+import type { C, HonoEnv } from "./context.ts";
 import {
   aggregated,
   apiGroup,
@@ -57,8 +59,9 @@ app.notFound(() =>
 app.use(async (c, next) => {
   c.set("warnings", []);
   if (!PUBLIC.has(c.req.path)) {
-    const user = await authenticate(c.req.raw, c.env);
-    if (!user) throw unauthorized();
+    const caller = await authenticate(c.req.raw, c.env);
+    if (!caller) throw unauthorized();
+    const user = await impersonated(openDb(c.env.DB), caller, c.req.raw.headers);
     c.set("user", user);
     if (!RESOURCE_PATH.test(c.req.path))
       await authorize(openDb(c.env.DB), user, {
@@ -66,7 +69,9 @@ app.use(async (c, next) => {
         path: c.req.path,
       });
   }
-  booted ??= bootstrap(storeCtx(c), c.env, (p) => c.executionCtx.waitUntil(p)).catch((err) => {
+  // The server's own writes: no caller's admission applies to them.
+  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+  booted ??= bootstrap(writeCtx(c.env, waitUntil), c.env, waitUntil).catch((err) => {
     booted = undefined;
     throw err;
   });

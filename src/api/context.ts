@@ -2,6 +2,8 @@
 import type { Context } from "hono";
 import type { UserInfo } from "../auth/authenticate.ts";
 import { nodeAdmission } from "../auth/node-admission.ts";
+import { isMaster } from "../auth/rbac.ts";
+import { escalationCheck } from "../auth/rbac-escalation.ts";
 import { writeCtx } from "../controllers/context.ts";
 import type { Env } from "../env.ts";
 import { badRequest } from "../k8s/errors.ts";
@@ -11,13 +13,17 @@ import type { Ctx } from "../resources/rest.ts";
 export type HonoEnv = { Bindings: Env; Variables: { user: UserInfo; warnings: string[] } };
 export type C = Context<HonoEnv>;
 
-/** The store context of a request; a node's writes also go through node admission. */
+/**
+ * The store context of a request; a node's writes also go through node admission, and other
+ * users' (but system:masters') writes of RBAC objects through escalation prevention.
+ */
 export function storeCtx(c: C): Ctx {
   const ctx = writeCtx(c.env, (p) => c.executionCtx.waitUntil(p));
-  const node = c.get("user")?.node;
-  if (!node) return ctx;
-  const admitNode = nodeAdmission(node);
-  return { ...ctx, admit: ctx.admit ? chain(ctx.admit, admitNode) : admitNode };
+  const user = c.get("user");
+  if (!user || isMaster(user)) return ctx;
+  const escalation = escalationCheck(ctx.db, user);
+  const extra = user.node ? chain(nodeAdmission(user.node), escalation) : escalation;
+  return { ...ctx, admit: ctx.admit ? chain(ctx.admit, extra) : extra };
 }
 
 export const query = (c: C, name: string): string | undefined => c.req.query(name) ?? undefined;

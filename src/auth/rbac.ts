@@ -19,7 +19,7 @@ export type RequestAttributes = Attributes | PathAttributes;
 
 const isPath = (a: RequestAttributes): a is PathAttributes => "path" in a;
 
-type Rule = {
+export type Rule = {
   verbs?: string[];
   apiGroups?: string[];
   resources?: string[];

@@ -169,6 +169,11 @@ describe("kubectl and RBAC objects", () => {
     const short = await cluster.kubectlResult(["create", "token", "robot", "--duration=5m"]);
     expect(short.code).toBe(1);
     expect(short.stderr).toContain("may not specify a duration less than 10 minutes");
+    // The admin checks the account's rights by impersonating it (kubectl --as).
+    const asRobot = ["--as", "system:serviceaccount:default:robot"];
+    expect((await k(["auth", "can-i", "list", "pods", ...asRobot])).trim()).toBe("yes");
+    const cannot = await cluster.kubectlResult(["auth", "can-i", "delete", "pods", ...asRobot]);
+    expect(cannot.stdout.trim()).toBe("no");
     // A deleted account's tokens stop working.
     await k(["delete", "serviceaccount", "robot"]);
     const gone = await as(["get", "pods"]);

@@ -196,3 +196,127 @@ describe("reviews", () => {
     ).toBe(403);
   });
 });
+
+describe("escalation prevention", () => {
+  let deputy: Caller;
+  const ROLES = `${RBAC}/namespaces/${NS}/roles`;
+  const BINDINGS = `${RBAC}/namespaces/${NS}/rolebindings`;
+  const binding = (name: string, role: string, subject: string) => ({
+    metadata: { name },
+    roleRef: { apiGroup: GROUP, kind: "ClusterRole", name: role },
+    subjects: [{ kind: "ServiceAccount", name: subject, namespace: NS }],
+  });
+
+  beforeAll(async () => {
+    await created(`/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: "deputy" } });
+    const res = await call("POST", `/api/v1/namespaces/${NS}/serviceaccounts/deputy/token`, {});
+    deputy = asBearer(res.body.status.token);
+    // A namespace admin: it may write Roles and RoleBindings here.
+    await bindRole("deputy-admin", "ClusterRole", "admin", [
+      { kind: "ServiceAccount", name: "deputy", namespace: NS },
+    ]);
+  });
+
+  it("writes Roles only with rules it holds", async () => {
+    const mine = await deputy("POST", ROLES, {
+      metadata: { name: "cm-reader" },
+      rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }],
+    });
+    expect(mine.status).toBe(201);
+    const more = await deputy("POST", ROLES, {
+      metadata: { name: "node-reader" },
+      rules: [{ apiGroups: [""], resources: ["nodes", "configmaps"], verbs: ["list"] }],
+    });
+    expect(more.status).toBe(403);
+    expect(more.body.message).toBe(
+      `roles.rbac.authorization.k8s.io "node-reader" is forbidden: user "system:serviceaccount:${NS}:deputy" (groups=["system:serviceaccounts","system:serviceaccounts:${NS}","system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["nodes"], Verbs:["list"]}`,
+    );
+    expect((await call("GET", `${ROLES}/node-reader`)).status).toBe(404);
+  });
+
+  it("binds a role only if it holds the role's rules, or may bind it", async () => {
+    expect((await deputy("POST", BINDINGS, binding("robot-view-2", "view", "robot"))).status).toBe(
+      201,
+    );
+    const root = await deputy("POST", BINDINGS, binding("deputy-root", "cluster-admin", "deputy"));
+    expect(root.status).toBe(403);
+    expect(root.body.message).toContain(
+      "is attempting to grant RBAC permissions not currently held",
+    );
+    expect(root.body.message).toContain('{APIGroups:["*"], Resources:["*"], Verbs:["*"]}');
+    // With `bind` on that ClusterRole (given by someone who holds it), the binding goes through.
+    await created(ROLES, {
+      metadata: { name: "may-bind-root" },
+      rules: [
+        {
+          apiGroups: [GROUP],
+          resources: ["clusterroles"],
+          resourceNames: ["cluster-admin"],
+          verbs: ["bind"],
+        },
+      ],
+    });
+    await bindRole("deputy-may-bind-root", "Role", "may-bind-root", [
+      { kind: "ServiceAccount", name: "deputy", namespace: NS },
+    ]);
+    expect(
+      (await deputy("POST", BINDINGS, binding("deputy-root", "cluster-admin", "deputy"))).status,
+    ).toBe(201);
+  });
+});
+
+describe("impersonation", () => {
+  const whoami = async (caller: Caller, headers: Record<string, string>) => {
+    const res = await caller(
+      "POST",
+      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      {},
+      headers,
+    );
+    return res.status === 201 ? res.body.status.userInfo : res;
+  };
+  const asRobot = { "impersonate-user": `system:serviceaccount:${NS}:robot` };
+
+  it("lets the admin act as an account, with that account's rights", async () => {
+    expect(await whoami(call, asRobot)).toEqual({
+      username: `system:serviceaccount:${NS}:robot`,
+      groups: ["system:serviceaccounts", `system:serviceaccounts:${NS}`, "system:authenticated"],
+    });
+    const secrets = await call("GET", `/api/v1/namespaces/${NS}/secrets`, undefined, asRobot);
+    expect(secrets.status).toBe(403);
+    expect(secrets.body.message).toContain(`User "system:serviceaccount:${NS}:robot" cannot list`);
+    const groups = await whoami(call, { "impersonate-user": "jane", "impersonate-group": "a, b" });
+    expect(groups).toEqual({ username: "jane", groups: ["a", "b", "system:authenticated"] });
+  });
+
+  it("needs the impersonate verb on whom it names", async () => {
+    const denied = await whoami(robot, { "impersonate-user": "bob" });
+    expect(denied.status).toBe(403);
+    expect(denied.body.message).toBe(
+      `users "bob" is forbidden: User "system:serviceaccount:${NS}:robot" cannot impersonate resource "users" in API group "" at the cluster scope`,
+    );
+    await created(`${RBAC}/clusterroles`, {
+      metadata: { name: "impersonate-bob" },
+      rules: [
+        { apiGroups: [""], resources: ["users"], resourceNames: ["bob"], verbs: ["impersonate"] },
+      ],
+    });
+    await created(`${RBAC}/clusterrolebindings`, {
+      metadata: { name: "robot-impersonates-bob" },
+      roleRef: { apiGroup: GROUP, kind: "ClusterRole", name: "impersonate-bob" },
+      subjects: [robotSubject],
+    });
+    expect(await whoami(robot, { "impersonate-user": "bob" })).toEqual({
+      username: "bob",
+      groups: ["system:authenticated"],
+    });
+    // bob, but not bob in a group robot may not name.
+    const withGroup = await whoami(robot, {
+      "impersonate-user": "bob",
+      "impersonate-group": "ops",
+    });
+    expect(withGroup.status).toBe(403);
+    const noUser = await whoami(call, { "impersonate-group": "ops" });
+    expect(noUser.status).toBe(400);
+  });
+});

@@ -1,0 +1,88 @@
+// RBAC's escalation prevention (pkg/registry/rbac): a user may write a Role or ClusterRole only
+// with rules it already holds where the role applies, unless it may `escalate` roles; and may
+// bind a role only if it holds the role's rules where the binding applies, unless it may `bind`
+// that role. Without this, anyone allowed to write RoleBindings could grant itself anything.
+
+import { ApiError } from "../k8s/errors.ts";
+import type { Admit } from "../resources/admission.ts";
+import type { KObject } from "../resources/types.ts";
+import type { DB } from "../store/db.ts";
+import { policyObjects } from "../store/policy.ts";
+import type { UserInfo } from "./authenticate.ts";
+import { canDo, type Rule, ruleAllows, rulesOf } from "./rbac.ts";
+
+const GROUP = "rbac.authorization.k8s.io";
+
+/** The atoms of `servant` (one verb on one resource, name or URL) that no rule of `owner` allows. */
+export function uncovered(owner: Rule[], servant: Rule[]): string[] {
+  const missing: string[] = [];
+  for (const rule of servant) {
+    for (const verb of rule.verbs ?? []) {
+      // A servant's "/logs/*" matches only an owner prefix as wide, as a path would.
+      for (const path of rule.nonResourceURLs ?? [])
+        if (!owner.some((o) => ruleAllows(o, { verb, path })))
+          missing.push(`{NonResourceURLs:["${path}"], Verbs:["${verb}"]}`);
+      for (const group of rule.apiGroups ?? [])
+        for (const full of rule.resources ?? []) {
+          const [resource, subresource] = full.split("/", 2);
+          const names = rule.resourceNames?.length ? rule.resourceNames : [undefined];
+          for (const name of names) {
+            const a = { verb, group, resource, subresource, name };
+            if (owner.some((o) => ruleAllows(o, a))) continue;
+            const n = name ? `, ResourceNames:["${name}"]` : "";
+            missing.push(`{APIGroups:["${group}"], Resources:["${full}"]${n}, Verbs:["${verb}"]}`);
+          }
+        }
+    }
+  }
+  return missing;
+}
+
+function refusal(resource: string, name: string, user: UserInfo, what: string, missing: string[]) {
+  return new ApiError(
+    403,
+    "Forbidden",
+    `${resource}.${GROUP} "${name}" is forbidden: user "${user.username}" (groups=${JSON.stringify(user.groups)}) is attempting to ${what}:\n${missing.join("\n")}`,
+    { name, group: GROUP, kind: resource },
+  );
+}
+
+async function referencedRules(db: DB, binding: KObject, namespace: string): Promise<Rule[]> {
+  const ref = binding.roleRef ?? {};
+  const p = await policyObjects(db, namespace || undefined);
+  const roles = ref.kind === "Role" ? p.roles : p.clusterRoles;
+  return roles.find((r) => r.metadata?.name === ref.name)?.rules ?? [];
+}
+
+/** Admission for a user's writes of RBAC objects (system:masters and nodes never get here). */
+export function escalationCheck(db: DB, user: UserInfo): Admit {
+  return async (s, o, old) => {
+    if (s.info.group !== GROUP) return;
+    const namespace: string = s.info.namespaced ? (o.metadata?.namespace ?? "") : "";
+    const name: string = o.metadata?.name ?? "";
+    const resource = s.info.plural;
+    const held = async () => rulesOf(await policyObjects(db, namespace || undefined), user);
+    if (resource === "roles" || resource === "clusterroles") {
+      const missing = uncovered(await held(), o.rules ?? []);
+      if (!missing.length) return;
+      if (await canDo(db, user, { verb: "escalate", group: GROUP, resource, namespace, name }))
+        return;
+      throw refusal(resource, name, user, "grant RBAC permissions not currently held", missing);
+    }
+    // A binding: unchanged roleRef (it is immutable) needs no new check.
+    if (old && old.roleRef?.name === o.roleRef?.name && old.roleRef?.kind === o.roleRef?.kind)
+      return;
+    const roleResource = o.roleRef?.kind === "Role" ? "roles" : "clusterroles";
+    const bind = {
+      verb: "bind",
+      group: GROUP,
+      resource: roleResource,
+      namespace: namespace || undefined,
+      name: o.roleRef?.name,
+    };
+    if (await canDo(db, user, bind)) return;
+    const missing = uncovered(await held(), await referencedRules(db, o, namespace));
+    if (missing.length)
+      throw refusal(resource, name, user, "grant RBAC permissions not currently held", missing);
+  };
+}
