@@ -1,5 +1,6 @@
-// kubeflare-agent: the host agent (kubelet role). Joins the cluster once, registers its Node,
-// renews its Lease and runs the pods bound to it through containerd.
+// kubeflare-agent: the host agent (kubelet and proxy roles). Joins the cluster once, registers
+// its Node, renews its Lease, runs the pods bound to it through containerd and routes Services'
+// addresses to their endpoints.
 //   node kubeflare-agent.mjs --server URL (--token T | already joined) [--node-name N]
 //     [--data-dir D] [--containerd-address A] [--insecure-skip-tls-verify] [--registries FILE]
 //   node kubeflare-agent.mjs killall [--data-dir D] [--containerd-address A]
@@ -17,6 +18,7 @@ import { trimHeapWhenGrown } from "./heap-trim.ts";
 import { joinCluster, loadCredential, saveCredential } from "./join.ts";
 import { NodeAgent } from "./node.ts";
 import { PodManager } from "./pods.ts";
+import { ServiceProxy } from "./proxy.ts";
 import { loadRegistries } from "./registries.ts";
 import { startTunnel } from "./tunnel.ts";
 
@@ -105,6 +107,8 @@ async function main() {
     log,
   });
   await pods.start();
+  const proxy = new ServiceProxy(api, { podCIDR: node.podCIDR ?? saved?.podCIDR, log });
+  proxy.start();
   // Logs (and later exec, port-forward) reach this host through its outbound tunnel.
   const tunnel = startTunnel({ server, nodeName, credential, dataDir, insecure, log });
 
@@ -113,6 +117,8 @@ async function main() {
     log("stopping (pods keep running)");
     node.stop();
     pods.stop();
+    // The Services' rules stay, as kube-proxy leaves them: traffic keeps flowing meanwhile.
+    proxy.stop();
     tunnel.close();
     api.close();
     process.exit(0);

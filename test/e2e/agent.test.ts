@@ -75,6 +75,9 @@ function launchAgent(token?: string): Agent {
   });
 }
 
+/** `nft` on this host (the agent runs in the machine's own network namespace here). */
+const nft = async (args: string[]) => execFileSync("nft", args, { encoding: "utf8" });
+
 /** Container ids of the agent's containerd namespace. */
 const containers = async () =>
   (await containerd.ctr(["containers", "ls", "-q"])).split("\n").filter(Boolean);
@@ -249,6 +252,68 @@ describe("host agent", () => {
     // Old pods' sandboxes go right after their containers.
     await eventually(async () => (await ourNetns()).length === 2, 10_000);
     await eventually(() => allocatedIPs().length === 2, 10_000);
+  });
+
+  it("a Service's ClusterIP and NodePort reach its ready pods, from the host and from a pod", async () => {
+    await kubectl([
+      "expose",
+      "deployment/web",
+      "--port=8080",
+      "--target-port=80",
+      "--type=NodePort",
+    ]);
+    const svc = await json(["get", "service", "web"]);
+    const { clusterIP } = svc.spec;
+    const { nodePort } = svc.spec.ports[0];
+    // Connect only once the rules are there: an address the host does not route elsewhere.
+    const rules = () => nft(["list", "chain", "ip", "kubeflare", "proxy-services"]);
+    await eventually(
+      async () => (await rules()).includes(`${clusterIP} tcp dport 8080 dnat`),
+      20_000,
+    );
+    expect(await httpGet(clusterIP, 8080)).toBe(indexPage("v2"));
+    // A NodePort answers on the host's addresses: here the bridge's, the pods' gateway.
+    const gateway = (await json(["get", "node", NODE])).spec.podCIDR.replace(/0\/24$/, "1");
+    expect(await httpGet(gateway, nodePort)).toBe(indexPage("v2"));
+    await kubectl([
+      "run",
+      "client",
+      `--image=${registry.ref("v1")}`,
+      "--restart=Never",
+      "--command",
+      "--",
+      "wget",
+      "-qO-",
+      `http://${clusterIP}:8080/`,
+    ]);
+    await kubectl([
+      "wait",
+      "--for=jsonpath={.status.phase}=Succeeded",
+      "pod/client",
+      "--timeout=60s",
+    ]);
+    expect(await kubectl(["logs", "client"])).toBe(indexPage("v2"));
+    await kubectl(["delete", "pod", "client"]);
+    // Without ready endpoints, connections are refused rather than left hanging.
+    await kubectl(["scale", "deployment/web", "--replicas=0"]);
+    const rejects = () => nft(["list", "chain", "ip", "kubeflare", "proxy-reject"]);
+    await eventually(
+      async () => (await rejects()).includes(`${clusterIP} tcp dport 8080 reject`),
+      60_000,
+    );
+    await expect(httpGet(clusterIP, 8080)).rejects.toThrow(/ECONNREFUSED/);
+    await kubectl(["scale", "deployment/web", "--replicas=2"]);
+    await kubectl(["rollout", "status", "deployment/web", "--timeout=90s"]);
+    await eventually(
+      async () => (await rules()).includes(`${clusterIP} tcp dport 8080 dnat`),
+      20_000,
+    );
+    expect(await httpGet(clusterIP, 8080)).toBe(indexPage("v2"));
+    await kubectl(["delete", "service", "web"]);
+    await eventually(
+      async () => !(await rules()).includes(clusterIP) && !(await rejects()).includes(clusterIP),
+      20_000,
+    );
   });
 
   it("containers of a pod share its network namespace and hostname", async () => {
