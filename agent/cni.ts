@@ -73,6 +73,36 @@ add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcna
   ]);
 }
 
+/** The pods' gateway: the first address of the pod CIDR, which the bridge holds. */
+export function gatewayOf(podCIDR: string): string {
+  const [ip] = podCIDR.split("/");
+  const n = ip.split(".").reduce((a, o) => a * 256 + Number(o), 0) + 1;
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
+}
+
+/**
+ * The bridge with its gateway address, up, before any pod needs it: the DNS role listens on that
+ * address. The bridge plugin finds both in place and keeps them.
+ */
+export async function ensureBridge(podCIDR: string): Promise<string> {
+  const gateway = gatewayOf(podCIDR);
+  if ((await exec("ip", ["link", "show", BRIDGE])).code !== 0) {
+    const made = await exec("ip", ["link", "add", BRIDGE, "type", "bridge"]);
+    // A pod's CNI ADD may have made it meanwhile.
+    if (made.code !== 0 && (await exec("ip", ["link", "show", BRIDGE])).code !== 0)
+      throw new Error(`ip link add ${BRIDGE}: ${made.stderr.trim()}`);
+  }
+  const addresses = await run("ip", ["-4", "-o", "addr", "show", "dev", BRIDGE]);
+  if (!addresses.includes(` ${gateway}/`)) {
+    const prefix = podCIDR.split("/")[1];
+    const added = await exec("ip", ["addr", "add", `${gateway}/${prefix}`, "dev", BRIDGE]);
+    if (added.code !== 0 && !/File exists/.test(added.stderr))
+      throw new Error(`ip addr add ${gateway}: ${added.stderr.trim()}`);
+  }
+  await run("ip", ["link", "set", BRIDGE, "up"]);
+  return gateway;
+}
+
 export class Cni {
   private readonly dir: string;
   private readonly config: ReturnType<typeof networkConfig>;

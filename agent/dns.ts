@@ -28,6 +28,7 @@ import type {
 import * as dnsPacket from "dns-packet";
 import type { Service } from "kubernetes-types/core/v1";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1";
+import type { ServiceWatcher } from "./service-watch.ts";
 
 /** CoreDNS's kubernetes plugin answers with this TTL (and uses it as the SOA minimum). */
 export const DEFAULT_TTL = 5;
@@ -885,4 +886,17 @@ function listenTcp(host: string, port: number): Promise<Server> {
       resolve(server);
     });
   });
+}
+
+/** Feeds the records from the agent's watch of Services and EndpointSlices. */
+export function recordsWatcher(records: ServiceRecords): ServiceWatcher {
+  return {
+    onList: (kind, items) =>
+      kind === "services" ? records.replaceServices(items) : records.replaceEndpointSlices(items),
+    onEvent: (kind, type, obj) => {
+      if (kind === "services")
+        type === "DELETED" ? records.deleteService(obj) : records.setService(obj);
+      else type === "DELETED" ? records.deleteEndpointSlice(obj) : records.setEndpointSlice(obj);
+    },
+  };
 }

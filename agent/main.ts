@@ -1,25 +1,34 @@
-// kubeflare-agent: the host agent (kubelet and proxy roles). Joins the cluster once, registers
-// its Node, renews its Lease, runs the pods bound to it through containerd and routes Services'
-// addresses to their endpoints.
+// kubeflare-agent: the host agent (kubelet, proxy and DNS roles). Joins the cluster once,
+// registers its Node, renews its Lease, runs the pods bound to it through containerd, routes
+// Services' addresses to their endpoints and answers the cluster's names.
 //   node kubeflare-agent.mjs --server URL (--token T | already joined) [--node-name N]
 //     [--data-dir D] [--containerd-address A] [--insecure-skip-tls-verify] [--registries FILE]
 //   node kubeflare-agent.mjs killall [--data-dir D] [--containerd-address A]
 //     (with the agent stopped: removes its pods' containers and sandboxes, see cleanup.ts)
 import "./v8-flags.ts";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Api } from "./api.ts";
 import { killall } from "./cleanup.ts";
-import { CNI_PATH } from "./cni.ts";
+import { CNI_PATH, ensureBridge } from "./cni.ts";
 import { Containerd } from "./containerd.ts";
+import {
+  type DnsServer,
+  recordsWatcher,
+  ServiceRecords,
+  startDns,
+  upstreamsFromResolvConf,
+} from "./dns.ts";
 import { trimHeapWhenGrown } from "./heap-trim.ts";
 import { joinCluster, loadCredential, saveCredential } from "./join.ts";
 import { NodeAgent } from "./node.ts";
 import { PodManager } from "./pods.ts";
 import { ServiceProxy } from "./proxy.ts";
 import { loadRegistries } from "./registries.ts";
+import { CLUSTER_DNS } from "./sandbox.ts";
+import { watchServices } from "./service-watch.ts";
 import { startTunnel } from "./tunnel.ts";
 
 const USAGE = `usage: kubeflare-agent --server URL [--token TOKEN] [--node-name NAME]
@@ -96,19 +105,36 @@ async function main() {
   node.start();
   log(`node ${nodeName} registered (podCIDR ${node.podCIDR ?? "none"}, runtime ${runtimeVersion})`);
 
+  // Services: routed by the proxy role, named by the DNS role (both from one watch). The DNS
+  // role answers on the pods' gateway, where the proxy sends the cluster DNS address.
+  const podCIDR = node.podCIDR ?? saved?.podCIDR;
+  const records = new ServiceRecords();
+  let dns: DnsServer | undefined;
+  if (podCIDR)
+    dns = await ensureBridge(podCIDR)
+      .then((host) => startDns({ host, port: 53, records, upstreams: hostResolvers(), log }))
+      .catch((err: Error) => {
+        log(`dns: not serving the cluster DNS address: ${err.message}`);
+        return undefined;
+      });
+  const proxy = new ServiceProxy({
+    podCIDR,
+    clusterDns: dns && { ip: CLUSTER_DNS, target: dns.address },
+    log,
+  });
+  const services = watchServices(api, [proxy, recordsWatcher(records)]);
+
   const pods = new PodManager({
     api,
     containerd,
     nodeName,
     dataDir,
-    podCIDR: node.podCIDR ?? saved?.podCIDR,
+    podCIDR,
     hostIP: node.hostIP,
     registries: loadRegistries(a.registries),
     log,
   });
   await pods.start();
-  const proxy = new ServiceProxy(api, { podCIDR: node.podCIDR ?? saved?.podCIDR, log });
-  proxy.start();
   // Logs (and later exec, port-forward) reach this host through its outbound tunnel.
   const tunnel = startTunnel({ server, nodeName, credential, dataDir, insecure, log });
 
@@ -118,7 +144,9 @@ async function main() {
     node.stop();
     pods.stop();
     // The Services' rules stay, as kube-proxy leaves them: traffic keeps flowing meanwhile.
+    services.stop();
     proxy.stop();
+    void dns?.close();
     tunnel.close();
     api.close();
     process.exit(0);
@@ -126,6 +154,15 @@ async function main() {
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
   trimHeapWhenGrown();
+}
+
+/** Where names outside the cluster go: the host's own resolvers. */
+function hostResolvers() {
+  try {
+    return upstreamsFromResolvConf(readFileSync("/etc/resolv.conf", "utf8"));
+  } catch {
+    return [];
+  }
 }
 
 /** Host commands the agent runs, with the Debian package that has each. */

@@ -84,4 +84,23 @@ describe("the proxy's nftables rules", () => {
     expect(script).not.toContain("headless");
     expect(script).not.toContain("alias");
   });
+
+  it("sends the cluster DNS address to this host's DNS role, whatever kube-dns holds", () => {
+    const script = renderProxyRules(
+      [
+        svc("kube-dns", {
+          clusterIP: "10.43.0.10",
+          ports: [{ name: "dns", port: 53, protocol: "UDP" }],
+        }),
+      ],
+      [],
+      undefined,
+      { ip: "10.43.0.10", target: "10.42.0.1" },
+    );
+    expect(rulesOf(script, "proxy-services")).toEqual([
+      'ip daddr 10.43.0.10 udp dport 53 dnat to 10.42.0.1:53 comment "cluster DNS"',
+      'ip daddr 10.43.0.10 tcp dport 53 dnat to 10.42.0.1:53 comment "cluster DNS"',
+    ]);
+    expect(rulesOf(script, "proxy-reject")).toEqual([]);
+  });
 });

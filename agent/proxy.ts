@@ -1,14 +1,13 @@
 // The proxy role (kube-proxy in nftables mode, reduced): Services and EndpointSlices, watched
-// through the API, become DNAT rules in the agent's nftables table. A connection to a ClusterIP
+// through the API (service-watch.ts), become DNAT rules in the agent's nftables table. A connection to a ClusterIP
 // port, or to a NodePort on any of the host's addresses, goes to one ready endpoint picked at
 // random; a port without ready endpoints is rejected. The rules are rewritten whole in one
 // `nft -f` transaction, so a reader never sees half of them.
 // Not done: sessionAffinity, externalTrafficPolicy/internalTrafficPolicy Local, externalIPs,
 // LoadBalancer ingress IPs; only IPv4.
-import type { Api } from "./api.ts";
-import { informer } from "./api.ts";
 import { NFT_TABLE } from "./cni.ts";
 import { run } from "./exec.ts";
+import type { ServiceWatcher, WatchedKind } from "./service-watch.ts";
 
 const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 const T = `ip ${NFT_TABLE}`;
@@ -25,6 +24,14 @@ const HOOKS: [string, string][] = [
   ["proxy-input", "type filter hook input priority filter; policy accept;"],
 ];
 const CHAINS = ["proxy-services", "proxy-nodeports", "proxy-reject"];
+
+/** The cluster DNS Service's address, answered by the DNS role at `target` (port 53). */
+export interface ClusterDns {
+  ip: string;
+  target: string;
+}
+
+const keyOf = (o: any) => `${o.metadata.namespace}/${o.metadata.name}`;
 
 const isIPv4 = (ip: unknown): ip is string =>
   typeof ip === "string" && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
@@ -60,7 +67,12 @@ const dnat = (targets: string[]) =>
   `dnat to numgen random mod ${targets.length} map { ${targets.map((t, i) => `${i} : ${t}`).join(", ")} }`;
 
 /** The nft script that makes the proxy's chains say exactly what these objects say. */
-export function renderProxyRules(services: any[], slices: any[], podCIDR?: string): string {
+export function renderProxyRules(
+  services: any[],
+  slices: any[],
+  podCIDR?: string,
+  clusterDns?: ClusterDns,
+): string {
   const lines = [`add table ${T}`];
   for (const [chain, spec] of HOOKS) lines.push(`add chain ${T} ${chain} { ${spec} }`);
   for (const chain of CHAINS) lines.push(`add chain ${T} ${chain}`);
@@ -81,9 +93,17 @@ export function renderProxyRules(services: any[], slices: any[], podCIDR?: strin
     ),
   );
   const nodePorts: string[] = [];
+  // Every host answers the cluster DNS address itself, whatever the kube-dns Service holds.
+  if (clusterDns)
+    for (const proto of ["udp", "tcp"])
+      rule(
+        "proxy-services",
+        `ip daddr ${clusterDns.ip} ${proto} dport 53 dnat to ${clusterDns.target}:53 comment "cluster DNS"`,
+      );
   for (const svc of sorted) {
     const spec = svc.spec ?? {};
     if (spec.type === "ExternalName") continue;
+    if (clusterDns && spec.clusterIP === clusterDns.ip) continue;
     const ips: string[] = (spec.clusterIPs ?? [spec.clusterIP]).filter(isIPv4);
     for (const sp of spec.ports ?? []) {
       const port: Port = {
@@ -117,56 +137,50 @@ export function renderProxyRules(services: any[], slices: any[], podCIDR?: strin
 
 export interface ProxyOptions {
   podCIDR?: string;
+  /** The cluster DNS address and where this host answers it (its DNS role). */
+  clusterDns?: ClusterDns;
   log: (msg: string) => void;
 }
 
-export class ServiceProxy {
-  private readonly services = new Map<string, any>();
-  private readonly slices = new Map<string, any>();
-  private readonly informers: { stop(): void }[] = [];
-  private listed = 0;
+/** Rules from the watched Services and EndpointSlices (a ServiceWatcher). */
+export class ServiceProxy implements ServiceWatcher {
+  private readonly objects: Record<WatchedKind, Map<string, any>> = {
+    services: new Map(),
+    endpointslices: new Map(),
+  };
+  private readonly listed = new Set<WatchedKind>();
   private timer?: NodeJS.Timeout;
   private applied = "";
   private syncing = false;
   private again = false;
-
-  private readonly api: Api;
   private readonly opts: ProxyOptions;
 
-  constructor(api: Api, opts: ProxyOptions) {
-    this.api = api;
+  constructor(opts: ProxyOptions) {
     this.opts = opts;
   }
 
-  start(): void {
-    const keyOf = (o: any) => `${o.metadata.namespace}/${o.metadata.name}`;
-    const follow = (path: string, into: Map<string, any>) =>
-      informer(this.api, path, {
-        onList: (items) => {
-          into.clear();
-          for (const o of items) into.set(keyOf(o), o);
-          this.listed++;
-          this.schedule();
-        },
-        onEvent: (type, o) => {
-          if (type === "DELETED") into.delete(keyOf(o));
-          else into.set(keyOf(o), o);
-          this.schedule();
-        },
-      });
-    this.informers.push(follow("/api/v1/services", this.services));
-    this.informers.push(follow("/apis/discovery.k8s.io/v1/endpointslices", this.slices));
+  onList(kind: WatchedKind, items: any[]): void {
+    const into = this.objects[kind];
+    into.clear();
+    for (const o of items) into.set(keyOf(o), o);
+    this.listed.add(kind);
+    this.schedule();
+  }
+
+  onEvent(kind: WatchedKind, type: string, o: any): void {
+    if (type === "DELETED") this.objects[kind].delete(keyOf(o));
+    else this.objects[kind].set(keyOf(o), o);
+    this.schedule();
   }
 
   stop(): void {
-    for (const i of this.informers) i.stop();
     clearTimeout(this.timer);
   }
 
   /** Coalesces bursts of changes (a rollout) into one rewrite. */
   private schedule(delay = 100): void {
     // Until both lists arrived, rules made from half the picture would drop live services.
-    if (this.listed < 2 || this.timer) return;
+    if (this.listed.size < 2 || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.sync();
@@ -182,9 +196,10 @@ export class ServiceProxy {
     let failed = false;
     try {
       const script = renderProxyRules(
-        [...this.services.values()],
-        [...this.slices.values()],
+        [...this.objects.services.values()],
+        [...this.objects.endpointslices.values()],
         this.opts.podCIDR,
+        this.opts.clusterDns,
       );
       if (script !== this.applied) {
         await run("nft", ["-f", "-"], { input: script });

@@ -29,6 +29,9 @@ const nodePortRange = (env: Env) => env.NODE_PORT_RANGE ?? "30000-32767";
 /** The address the `kubernetes` Service takes: the first in the service range. */
 export const kubernetesServiceIp = (env: Env) => ipString(parseCidr(serviceCidr(env)).base + 1);
 
+/** The cluster DNS address (kube-dns), the tenth, as k3s has it: pods' resolv.conf names it. */
+export const clusterDnsIp = (env: Env) => ipString(parseCidr(serviceCidr(env)).base + 10);
+
 function pick(taken: Set<string>, candidates: () => Iterable<string>): string | undefined {
   for (const v of candidates()) if (!taken.has(v)) return v;
   return undefined;
@@ -55,9 +58,13 @@ export async function allocateFor(
     if (spec.clusterIP) {
       out.push({ kind: "clusterip", value: spec.clusterIP, requested: true });
     } else {
-      // .0 is the network, .1 belongs to the kubernetes Service, the last is broadcast.
+      // .0 is the network, .1 belongs to the kubernetes Service, .10 to the cluster DNS, the
+      // last is broadcast.
       const { base, size } = parseCidr(serviceCidr(env));
-      const ip = pick(await allocated(db, "clusterip"), () => walk(base + 2, size - 3, ipString));
+      const dns = clusterDnsIp(env);
+      const ip = pick(await allocated(db, "clusterip"), function* () {
+        for (const ip of walk(base + 2, size - 3, ipString)) if (ip !== dns) yield ip;
+      });
       if (!ip)
         throw new ApiError(
           500,

@@ -3,7 +3,7 @@
 import type { Env } from "../env.ts";
 import { ApiError } from "../k8s/errors.ts";
 import { getObject } from "../store/objects.ts";
-import { kubernetesServiceIp } from "./allocate.ts";
+import { clusterDnsIp, kubernetesServiceIp } from "./allocate.ts";
 import { RBAC_GROUP } from "./rbac.ts";
 import { DEFAULT_CLUSTER_ROLE_BINDINGS, DEFAULT_CLUSTER_ROLES } from "./rbac-defaults.ts";
 import { strategyFor } from "./registry.ts";
@@ -45,6 +45,22 @@ export async function bootstrap(
       sessionAffinity: "None",
     },
   });
+  // The cluster DNS Service, as k3s has it. Each host's agent answers its address itself, so it
+  // selects no pods. An address taken before this existed stays with its Service.
+  await ensure(ctx, "", "services", "kube-system", {
+    metadata: {
+      name: "kube-dns",
+      labels: { "k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS" },
+    },
+    spec: {
+      type: "ClusterIP",
+      clusterIP: clusterDnsIp(env),
+      ports: [
+        { name: "dns", port: 53, protocol: "UDP", targetPort: 53 },
+        { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 },
+      ],
+    },
+  }).catch((err) => console.warn(`kube-dns Service not created: ${(err as Error).message}`));
   // Created when missing, never overwritten: an administrator's edits to them stay.
   await Promise.all([
     ...DEFAULT_CLUSTER_ROLES.map((r) => ensure(ctx, RBAC_GROUP, "clusterroles", "", r)),

@@ -254,7 +254,7 @@ describe("host agent", () => {
     await eventually(() => allocatedIPs().length === 2, 10_000);
   });
 
-  it("a Service's ClusterIP and NodePort reach its ready pods, from the host and from a pod", async () => {
+  it("a Service's ClusterIP and NodePort reach its ready pods, from the host and from a pod by name", async () => {
     await kubectl([
       "expose",
       "deployment/web",
@@ -284,7 +284,8 @@ describe("host agent", () => {
       "--",
       "wget",
       "-qO-",
-      `http://${clusterIP}:8080/`,
+      // By name: the DNS role answers, through the cluster DNS address, from resolv.conf's search.
+      "http://web:8080/",
     ]);
     await kubectl([
       "wait",

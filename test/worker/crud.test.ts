@@ -15,7 +15,7 @@ describe("core CRUD", () => {
     expect(await res.json()).toMatchObject({ kind: "Status", reason: "Unauthorized", code: 401 });
   });
 
-  it("starts with the system namespaces and the kubernetes service", async () => {
+  it("starts with the system namespaces, the kubernetes and the kube-dns services", async () => {
     const { body } = await call("GET", "/api/v1/namespaces");
     expect(body.items.map((n: { metadata: { name: string } }) => n.metadata.name).sort()).toEqual([
       "default",
@@ -25,6 +25,10 @@ describe("core CRUD", () => {
     ]);
     const svc = await call("GET", "/api/v1/namespaces/default/services/kubernetes");
     expect(svc.body.spec.clusterIP).toBe("10.43.0.1");
+    // The address pods' resolv.conf names; each host's agent answers it.
+    const dns = await call("GET", "/api/v1/namespaces/kube-system/services/kube-dns");
+    expect(dns.body.spec.clusterIP).toBe("10.43.0.10");
+    expect(dns.body.spec.ports.map((p: { name: string }) => p.name)).toEqual(["dns", "dns-tcp"]);
   });
 
   it("creates, reads, updates and deletes a ConfigMap", async () => {

@@ -134,7 +134,9 @@ describe("ClusterIP allocation", () => {
     for (const c of created) expect(c.status).toBe(201);
     const ips = created.map((c) => c.body.spec.clusterIP);
     expect(new Set(ips).size).toBe(20);
+    // The kubernetes Service's and the cluster DNS address are never handed out.
     expect(ips).not.toContain("10.43.0.1");
+    expect(ips).not.toContain("10.43.0.10");
     const taken = await call("POST", SVC, {
       ...svc("dup"),
       spec: { ...svc("dup").spec, clusterIP: ips[0] },
