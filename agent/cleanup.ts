@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { BRIDGE, Cni, NETNS_PREFIX, NFT_TABLE, netnsName, netnsPath } from "./cni.ts";
 import type { Containerd } from "./containerd.ts";
 import { exec, run } from "./exec.ts";
+import { flushRoutes } from "./routes.ts";
 import { tearDownSandbox } from "./sandbox.ts";
 
 const CNI_CONFLIST = "kubeflare.conflist";
@@ -79,8 +80,8 @@ function podCidrOf(dataDir: string): string | undefined {
 /**
  * Tears down the pod sandboxes the agent with this data dir left, through the agent's own code
  * (the UTS mount; CNI DEL: IP release, veth, port-map rules; the netns; the sandbox dir). Then,
- * when no pod of any agent is attached to the bridge any more, deletes the bridge and the
- * nftables table. Other agents' sandboxes on this machine are left alone. Returns how many
+ * when no pod of any agent is attached to the bridge any more, deletes the bridge, the routes to
+ * other hosts' pods and the nftables table. Other agents' sandboxes on this machine are left alone. Returns how many
  * sandboxes it tore down.
  */
 export async function cleanupNetwork(dataDir: string): Promise<number> {
@@ -93,6 +94,7 @@ export async function cleanupNetwork(dataDir: string): Promise<number> {
   }
   if ((await bridgePorts()).length) return uids.length;
   if (await bridgeExists()) await run("ip", ["link", "delete", BRIDGE]);
+  await flushRoutes();
   for (const t of await agentNftTables()) await run("nft", ["delete", "table", ...t.split(" ")]);
   return uids.length;
 }

@@ -92,12 +92,26 @@ export async function ensureBridge(podCIDR: string): Promise<string> {
     if (made.code !== 0 && (await exec("ip", ["link", "show", BRIDGE])).code !== 0)
       throw new Error(`ip link add ${BRIDGE}: ${made.stderr.trim()}`);
   }
-  const addresses = await run("ip", ["-4", "-o", "addr", "show", "dev", BRIDGE]);
-  if (!addresses.includes(` ${gateway}/`)) {
-    const prefix = podCIDR.split("/")[1];
-    const added = await exec("ip", ["addr", "add", `${gateway}/${prefix}`, "dev", BRIDGE]);
+  const prefix = podCIDR.split("/")[1];
+  const ours = `${gateway}/${prefix}`;
+  const addresses = (await run("ip", ["-4", "-o", "addr", "show", "dev", BRIDGE]))
+    .split("\n")
+    .map((l) => /\binet (\S+)/.exec(l)?.[1])
+    .filter((a): a is string => !!a);
+  // The gateway of an earlier pod CIDR (the host joined under another name) would make the
+  // bridge plugin refuse every pod ("already has an IP address different from"): drop it, unless
+  // pods still hang off the bridge.
+  const stale = addresses.filter((a) => a !== ours);
+  if (stale.length) {
+    const ports = await run("ip", ["-o", "link", "show", "master", BRIDGE]);
+    if (ports.trim())
+      throw new Error(`${BRIDGE} has ${stale.join(", ")}, not ${ours}, and pods attached to it`);
+    for (const a of stale) await run("ip", ["addr", "del", a, "dev", BRIDGE]);
+  }
+  if (!addresses.includes(ours)) {
+    const added = await exec("ip", ["addr", "add", ours, "dev", BRIDGE]);
     if (added.code !== 0 && !/File exists/.test(added.stderr))
-      throw new Error(`ip addr add ${gateway}: ${added.stderr.trim()}`);
+      throw new Error(`ip addr add ${ours}: ${added.stderr.trim()}`);
   }
   await run("ip", ["link", "set", BRIDGE, "up"]);
   return gateway;

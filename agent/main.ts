@@ -1,6 +1,7 @@
 // kubeflare-agent: the host agent (kubelet, proxy and DNS roles). Joins the cluster once,
-// registers its Node, renews its Lease, runs the pods bound to it through containerd, routes
-// Services' addresses to their endpoints and answers the cluster's names.
+// registers its Node, renews its Lease, runs the pods bound to it through containerd, routes to
+// the other hosts' pods and Services' addresses to their endpoints, and answers the cluster's
+// names.
 //   node kubeflare-agent.mjs --server URL (--token T | already joined) [--node-name N]
 //     [--data-dir D] [--containerd-address A] [--insecure-skip-tls-verify] [--registries FILE]
 //   node kubeflare-agent.mjs killall [--data-dir D] [--containerd-address A]
@@ -27,6 +28,7 @@ import { NodeAgent } from "./node.ts";
 import { PodManager } from "./pods.ts";
 import { ServiceProxy } from "./proxy.ts";
 import { loadRegistries } from "./registries.ts";
+import { PeerRoutes } from "./routes.ts";
 import { CLUSTER_DNS } from "./sandbox.ts";
 import { watchServices } from "./service-watch.ts";
 import { startTunnel } from "./tunnel.ts";
@@ -123,6 +125,8 @@ async function main() {
     log,
   });
   const services = watchServices(api, [proxy, recordsWatcher(records)]);
+  const routes = new PeerRoutes(api, nodeName, log);
+  routes.start();
 
   const pods = new PodManager({
     api,
@@ -146,6 +150,7 @@ async function main() {
     // The Services' rules stay, as kube-proxy leaves them: traffic keeps flowing meanwhile.
     services.stop();
     proxy.stop();
+    routes.stop();
     void dns?.close();
     tunnel.close();
     api.close();

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, eventually, startCluster } from "./cluster.ts";
 import { type Host, joinHost, joinNetnsHost, type NetnsHost } from "./host.ts";
-import { type Registry, startRegistry } from "./image.ts";
+import { indexPage, type Registry, startRegistry } from "./image.ts";
 
 // Twice the agent's 10 s Lease renewal: a busy machine must not make a live node look lost.
 const GRACE_SECONDS = 20;
@@ -124,6 +124,56 @@ describe("two hosts", () => {
       expect(p.status.hostIP).toBe(host2.address);
       expect(tasks2).toContain(p.status.containerStatuses[0].containerID.split("://")[1]);
     }
+  }, 200_000);
+
+  it("pods reach each other across the hosts, directly and through a Service by name", async () => {
+    const pods = live(await webPods());
+    const p1 = pods.find((p) => p.spec.nodeName === "host-1");
+    const p2 = pods.find((p) => p.spec.nodeName === "host-2");
+    /** What a pod put on `node` fetches from `url` (busybox wget). */
+    const fetchFrom = async (name: string, node: string, url: string) => {
+      await cluster.kubectl([
+        "run",
+        name,
+        `--image=${registry.ref("v1")}`,
+        "--restart=Never",
+        `--overrides=${JSON.stringify({ spec: { nodeName: node } })}`,
+        "--command",
+        "--",
+        // (busybox 1.35's wget -T segfaults.)
+        ...["wget", "-qO-", url],
+      ]);
+      const done = await cluster.kubectlResult(
+        ["wait", "--for=jsonpath={.status.phase}=Succeeded", `pod/${name}`, "--timeout=60s"],
+        { timeoutMs: 90_000 },
+      );
+      const out = await cluster.kubectl(["logs", name]);
+      clientIP = (await json(["get", "pod", name])).status.podIP;
+      await cluster.kubectl(["delete", "pod", name]);
+      if (done.code !== 0) throw new Error(`${name}: ${done.stderr}\n${out}`);
+      return out;
+    };
+    let clientIP = "";
+    expect(await fetchFrom("from-2", "host-2", `http://${p1.status.podIP}/`)).toBe(indexPage("v1"));
+    // Without NAT: the server saw the client pod's own address (busybox httpd -v logs it).
+    expect(await cluster.kubectl(["logs", p1.metadata.name])).toContain(clientIP);
+    expect(await fetchFrom("from-1", "host-1", `http://${p2.status.podIP}/`)).toBe(indexPage("v1"));
+    // A Service whose one endpoint runs on host 1, asked for by name on host 2.
+    await cluster.kubectl(["label", "pod", p1.metadata.name, "pick=me"]);
+    await cluster.kubectl(["apply", "-f", "-"], {
+      input: JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "picked" },
+        spec: { selector: { pick: "me" }, ports: [{ port: 80 }] },
+      }),
+    });
+    await eventually(async () => {
+      const ep = await json(["get", "endpoints", "picked"]);
+      return ep.subsets?.[0]?.addresses?.[0]?.ip === p1.status.podIP;
+    }, 30_000);
+    expect(await fetchFrom("by-name", "host-2", "http://picked/")).toBe(indexPage("v1"));
+    await cluster.kubectl(["delete", "service", "picked"]);
   }, 200_000);
 
   it("a host whose agent is killed goes Unknown, is tainted, and its pods are replaced on the other", async () => {
