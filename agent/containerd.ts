@@ -1,5 +1,5 @@
 // containerd through its CLI `ctr`, in the agent's own containerd namespace.
-import { spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { type ExecResult, exec, run } from "./exec.ts";
 import { reachable } from "./reachable.ts";
@@ -114,6 +114,20 @@ export class Containerd {
   /** Runs `cmd` inside the container; resolves with its exit code and output. */
   execIn(id: string, execId: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
     return this.ctr(["tasks", "exec", "--exec-id", execId, id, ...cmd], timeoutMs);
+  }
+
+  /**
+   * A command in the container with its stdio piped (`kubectl exec`). With a terminal, `script`
+   * gives ctr the pseudo-terminal `--tty` needs; its output is then the terminal's.
+   */
+  spawnExec(id: string, cmd: string[], tty: boolean): ChildProcessWithoutNullStreams {
+    const execId = `exec-${Math.random().toString(36).slice(2, 10)}`;
+    const args = [...this.base(), "tasks", "exec", "--exec-id", execId];
+    if (!tty) return spawn("ctr", [...args, id, ...cmd]);
+    const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+    // ctr's own complaints (a resize after the process ended) stay off the terminal.
+    const line = `${["ctr", ...args, "--tty", id, ...cmd].map(quote).join(" ")} 2>/dev/null`;
+    return spawn("script", ["-qfec", line, "/dev/null"]);
   }
 
   /** The image's config (Entrypoint, Cmd, Env, WorkingDir), read from the content store. */

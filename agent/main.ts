@@ -139,8 +139,19 @@ async function main() {
     log,
   });
   await pods.start();
-  // Logs (and later exec, port-forward) reach this host through its outbound tunnel.
-  const tunnel = startTunnel({ server, nodeName, credential, dataDir, insecure, log });
+  // Logs and exec (and later port-forward) reach this host through its outbound tunnel.
+  const tunnel = startTunnel({
+    server,
+    nodeName,
+    credential,
+    dataDir,
+    insecure,
+    log,
+    exec: (q) => {
+      const id = pods.runningContainer(q.uid, q.container);
+      return id ? containerd.spawnExec(id, q.command, q.tty) : undefined;
+    },
+  });
 
   const shutdown = () => {
     // Pods keep running without the agent; a restarted agent adopts them.

@@ -112,6 +112,12 @@ export class PodWorker {
     );
   }
 
+  /** The id of the container `name` while it runs (what `kubectl exec` enters). */
+  runningContainer(name: string): string | undefined {
+    const r = this.records.get(name);
+    return r && isRunning(r) ? r.containerId : undefined;
+  }
+
   private get key() {
     return `${this.pod.metadata.namespace}/${this.pod.metadata.name}`;
   }

@@ -73,6 +73,11 @@ export class PodManager {
     };
   }
 
+  /** The running container `name` of pod `uid` on this node, if any. */
+  runningContainer(uid: string, name: string): string | undefined {
+    return this.workers.get(uid)?.runningContainer(name);
+  }
+
   async start(): Promise<void> {
     const c = this.opts.containerd;
     this.stopEvents = c.onExit((ev) => {

@@ -1,15 +1,20 @@
 // The agent's end of its node's tunnel: one outbound WebSocket to the control plane
-// (`/kubeflare/v1/nodes/<node>/tunnel`), over which it serves container logs (the wire protocol is
+// (`/kubeflare/v1/nodes/<node>/tunnel`), over which it serves container logs and exec (the wire protocol is
 // described at the top of src/tunnel/node-tunnel.ts). It redials with back-off and jitter
 // whenever the socket drops (deploys close every socket) and when keep-alives go unanswered.
+
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import WebSocket from "ws";
 import {
+  CHANNEL,
   type DownFrame,
   dataFrame,
+  type ExecQuery,
   type LogQuery,
   MAX_CHUNK_BYTES,
   PING,
   PONG,
+  parseDataFrame,
   type UpFrame,
   WINDOW_BYTES,
 } from "../src/k8s/tunnel-protocol.ts";
@@ -29,6 +34,8 @@ export interface TunnelOptions {
    * the kubelet's does; without it, only once it restarts or its pod's logs are removed.
    */
   containerRunning?: (t: LogTarget) => boolean | Promise<boolean>;
+  /** Starts `kubectl exec`'s command; undefined when the container does not run here. */
+  exec?: (q: ExecQuery) => ChildProcessWithoutNullStreams | undefined;
 }
 
 const PING_MS = 20_000;
@@ -44,6 +51,8 @@ interface Served {
   /** Bytes the control plane will still take before acknowledging more. */
   credit: number;
   wake?: () => void;
+  /** An exec stream's input: a data frame's payload (channel byte first). */
+  input?: (data: Uint8Array) => void;
 }
 
 export function tunnelUrl(server: string, nodeName: string): string {
@@ -83,7 +92,11 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
       }, PING_MS);
     });
     s.on("message", (data, isBinary) => {
-      if (isBinary) return;
+      if (isBinary) {
+        const { id, data: payload } = parseDataFrame(data as Buffer);
+        streams.get(id)?.input?.(payload);
+        return;
+      }
       const text = data.toString();
       if (text === PONG) {
         lastPong = Date.now();
@@ -115,6 +128,7 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
 
   const handle = (s: WebSocket, f: DownFrame) => {
     if (f.type === "logs") void serveLogs(s, f);
+    else if (f.type === "exec") void serveExec(s, f);
     else if (f.type === "ack") {
       const st = streams.get(f.id);
       if (!st) return;
@@ -183,6 +197,77 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
         const code = err instanceof LogError ? err.code : 500;
         await control(s, { type: "error", id: q.id, code, message });
       }
+    } finally {
+      streams.delete(q.id);
+    }
+  };
+
+  /** Sends `data` on `channel` of an exec stream, within the stream's window. */
+  const sendChannel = async (st: Served, id: number, channel: number, data: Uint8Array) => {
+    for (let off = 0; off < data.length; off += MAX_CHUNK_BYTES - 1) {
+      const piece = data.subarray(off, off + MAX_CHUNK_BYTES - 1);
+      while (st.credit < piece.length && !st.abort.signal.aborted)
+        await new Promise<void>((r) => {
+          st.wake = r;
+        });
+      if (st.abort.signal.aborted) return;
+      st.credit -= piece.length;
+      const payload = new Uint8Array(piece.length + 1);
+      payload[0] = channel;
+      payload.set(piece, 1);
+      await send(st.sock, dataFrame(id, payload));
+    }
+  };
+
+  const serveExec = async (s: WebSocket, q: ExecQuery & { id: number }) => {
+    const st: Served = { sock: s, abort: new AbortController(), credit: WINDOW_BYTES };
+    streams.set(q.id, st);
+    const proc = opts.exec?.(q);
+    if (!proc) {
+      streams.delete(q.id);
+      const message = `container not found ("${q.container}")`;
+      await control(s, { type: "error", id: q.id, code: 404, message });
+      return;
+    }
+    st.input = (data) => {
+      if (data[0] === CHANNEL.stdin) proc.stdin.write(data.subarray(1));
+      else if (data[0] === CHANNEL.close && data[1] === CHANNEL.stdin) proc.stdin.end();
+    };
+    st.abort.signal.addEventListener("abort", () => proc.kill("SIGKILL"));
+    proc.stdin.on("error", () => {});
+    if (!q.stdin) proc.stdin.end();
+    await control(s, { type: "start", id: q.id });
+    const pump = async (from: NodeJS.ReadableStream, channel: number, wanted: boolean) => {
+      for await (const chunk of from)
+        if (wanted) await sendChannel(st, q.id, channel, chunk as Uint8Array);
+    };
+    const exited = new Promise<number>((resolve) => {
+      proc.on("error", () => resolve(126));
+      proc.on("close", (code, signal) => resolve(code ?? (signal ? 137 : 1)));
+    });
+    try {
+      await Promise.all([
+        pump(proc.stdout, CHANNEL.stdout, q.stdout),
+        pump(proc.stderr, CHANNEL.stderr, q.stderr),
+      ]);
+      const code = await exited;
+      if (st.abort.signal.aborted) return;
+      // The kubelet's last word: Success, or the exit code kubectl exits with.
+      const status =
+        code === 0
+          ? { metadata: {}, status: "Success" }
+          : {
+              metadata: {},
+              status: "Failure",
+              message: `command terminated with non-zero exit code: error executing command [${q.command.join(" ")}], exit code ${code}`,
+              reason: "NonZeroExitCode",
+              details: { causes: [{ reason: "ExitCode", message: String(code) }] },
+            };
+      await sendChannel(st, q.id, CHANNEL.error, new TextEncoder().encode(JSON.stringify(status)));
+      await control(s, { type: "end", id: q.id });
+    } catch (err) {
+      log(`tunnel: exec in ${q.namespace}/${q.pod}/${q.container}: ${(err as Error).message}`);
+      await control(s, { type: "end", id: q.id });
     } finally {
       streams.delete(q.id);
     }

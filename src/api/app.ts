@@ -22,6 +22,7 @@ import {
   wantsAggregated,
 } from "./discovery.ts";
 import { openTunnel } from "./handlers/node-tunnel.ts";
+import { podExec } from "./handlers/pod-exec.ts";
 import { podLog } from "./handlers/pod-log.ts";
 import { binding, eviction } from "./handlers/pod-subresources.ts";
 import { getOne, list } from "./handlers/read.ts";
@@ -144,6 +145,12 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
     if (p.subresource === "log" && method === "GET" && s.info.plural === "pods")
       return podLog(c, s, p);
     if (p.subresource === "token" && method === "POST") return tokenRequest(c, s, p);
+    if (
+      p.subresource === "exec" &&
+      (method === "GET" || method === "POST") &&
+      s.info.plural === "pods"
+    )
+      return podExec(c, s, p);
     if (p.subresource === "status") {
       if (method === "GET") return getOne(c, s, p);
       if (method === "PUT") return replace(c, s, p);

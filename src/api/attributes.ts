@@ -3,7 +3,11 @@ import type { Attributes } from "../auth/node-authorizer.ts";
 import { boolQuery, type C, query } from "./context.ts";
 import type { ResourcePath } from "./paths.ts";
 
+/** Subresources that open a session in a container: `create` however asked (as 1.31+). */
+const SESSIONS = new Set(["exec", "attach", "portforward"]);
+
 function verbOf(c: C, p: ResourcePath): string {
+  if (p.subresource && SESSIONS.has(p.subresource)) return "create";
   switch (c.req.method) {
     case "GET":
     case "HEAD":

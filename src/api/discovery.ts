@@ -11,6 +11,7 @@ const SUBRESOURCE_VERBS: Record<string, string[]> = {
   binding: ["create"],
   eviction: ["create"],
   log: ["get"],
+  exec: ["create", "get"],
   token: ["create"],
 };
 

@@ -17,9 +17,30 @@ export interface LogQuery {
   limitBytes?: number;
 }
 
+/** What `kubectl exec` asks for: a command in a running container, with which streams. */
+export interface ExecQuery {
+  namespace: string;
+  pod: string;
+  uid: string;
+  container: string;
+  command: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+}
+
+/**
+ * Exec streams carry the channels of Kubernetes' streaming protocol (v4/v5.channel.k8s.io) in
+ * their data frames, as the payload's first byte: down 0 stdin, 4 resize, 255 close (v5: the next
+ * byte names the channel the client closed); up 1 stdout, 2 stderr, 3 the final Status.
+ */
+export const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
+
 /** Control plane → agent. */
 export type DownFrame =
   | ({ type: "logs"; id: number } & LogQuery)
+  | ({ type: "exec"; id: number } & ExecQuery)
   | { type: "ack"; id: number; bytes: number }
   | { type: "cancel"; id: number };
 

@@ -12,12 +12,17 @@
 //      "follow":true,"tailLines":10,"sinceSeconds":60,"sinceTime":"…","timestamps":true,
 //      "previous":false,"limitBytes":1024}            open stream 7 (ids are uint32)
 //     {"type":"ack","id":7,"bytes":65536}              the client consumed that many bytes
+//     {"type":"exec","id":8,"namespace":"default","pod":"web","uid":"…","container":"app",
+//      "command":["sh"],"stdin":true,"stdout":true,"stderr":true,"tty":false}
+//                                                      open exec stream 8
+//     binary (exec streams): stream id, then a channel byte and its data (stdin, resize, close)
 //     {"type":"cancel","id":7}                         the client went away: stop stream 7
 // - Agent → control plane:
 //     {"type":"start","id":7}                          stream 7 is good, data follows
 //     {"type":"error","id":7,"code":400,"message":"…"} stream 7 failed before any data (the
 //                                                      kubelet's HTTP status and message)
-//     binary: stream id as 4 bytes big-endian, then up to 64 KiB of data
+//     binary: stream id as 4 bytes big-endian, then up to 64 KiB of data (for exec streams, a
+//     channel byte first: stdout, stderr, or the final Status on the error channel)
 //     {"type":"end","id":7}                            stream 7 is complete
 // - Flow control: the agent has at most WINDOW_BYTES (256 KiB) of a stream's data unacknowledged;
 //   the object acknowledges bytes as the client reads them, so a slow client holds the agent
@@ -27,7 +32,10 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import {
+  CHANNEL,
   type DownFrame,
+  dataFrame,
+  type ExecQuery,
   type LogQuery,
   PING,
   PONG,
@@ -42,12 +50,25 @@ export type StreamResult =
 
 interface Stream {
   ws: WebSocket;
+  /** An exec stream's client (kubectl's WebSocket), which its data goes to. */
+  client?: WebSocket;
   /** Set once the agent said start. */
   controller?: ReadableStreamDefaultController<Uint8Array>;
   /** Settles the request waiting for start or error. */
   settle?: (r: StreamResult) => void;
   /** Bytes handed to the client since the last ack. */
   unacked: number;
+}
+
+/** Ends an exec client's stream as the kubelet does: a failure Status on the error channel, then close. */
+function endExec(client: WebSocket, code: number, message: string) {
+  const status = { metadata: {}, status: "Failure", message, code };
+  try {
+    client.send(
+      new Uint8Array([CHANNEL.error, ...new TextEncoder().encode(JSON.stringify(status))]),
+    );
+    client.close(1000, "");
+  } catch {}
 }
 
 /** How long the agent has to start a stream. */
@@ -65,10 +86,14 @@ export class NodeTunnel extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
 
-  /** The agent's WebSocket upgrade, already authenticated and authorized by the Worker. */
+  /**
+   * The agent's WebSocket upgrade, or (`/exec`) a client's for `kubectl exec`; the Worker has
+   * authenticated and authorized both.
+   */
   override async fetch(req: Request): Promise<Response> {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket upgrade", { status: 426 });
+    if (new URL(req.url).pathname === "/exec") return this.exec(req);
     for (const old of this.ctx.getWebSockets()) {
       this.dropStreams(old);
       try {
@@ -118,11 +143,63 @@ export class NodeTunnel extends DurableObject<Env> {
     return result;
   }
 
+  /**
+   * `kubectl exec`: the client's WebSocket (not hibernatable: the exec lives as long as it does)
+   * relayed to an exec stream on the agent. Channel bytes pass through unchanged both ways.
+   */
+  private exec(req: Request): Response {
+    const q = JSON.parse(req.headers.get("x-kubeflare-exec") ?? "{}") as ExecQuery & {
+      node: string;
+    };
+    const protocol = req.headers.get("x-kubeflare-protocol") ?? "";
+    const { 0: client, 1: server } = new WebSocketPair();
+    server.accept();
+    const ws = this.ctx.getWebSockets().find((w) => w.readyState === WebSocket.OPEN);
+    const fail = (message: string) => endExec(server, 500, message);
+    if (!ws) fail(`no tunnel for node "${q.node}": its agent is not connected`);
+    else {
+      this.nextId = (this.nextId + 1) >>> 0;
+      const id = this.nextId;
+      this.streams.set(id, { ws, client: server, unacked: 0 });
+      const { node: _node, ...query } = q;
+      if (!this.send(ws, { type: "exec", id, ...query })) fail("the node's tunnel is closing");
+      // Binary messages of an accepted (not hibernatable) socket may come as Blobs: read them in
+      // order, so stdin keeps its sequence.
+      let relayed = Promise.resolve();
+      server.addEventListener("message", (ev) => {
+        const data = ev.data as string | ArrayBuffer | Blob;
+        if (typeof data === "string") return;
+        relayed = relayed.then(async () => {
+          const bytes = new Uint8Array(data instanceof Blob ? await data.arrayBuffer() : data);
+          if (!this.streams.has(id)) return;
+          try {
+            ws.send(dataFrame(id, bytes));
+          } catch {}
+        });
+      });
+      server.addEventListener("close", () => this.cancel(id));
+      server.addEventListener("error", () => this.cancel(id));
+    }
+    return new Response(null, {
+      status: 101,
+      webSocket: client,
+      headers: protocol ? { "sec-websocket-protocol": protocol } : {},
+    });
+  }
+
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     if (typeof message !== "string") {
       if (message.byteLength < 4) return;
       const { id, data } = parseDataFrame(message);
       const s = this.streams.get(id);
+      if (s?.client) {
+        try {
+          s.client.send(data);
+        } catch {}
+        // What the client's socket took is acknowledged at once: it buffers, this object does not.
+        this.send(ws, { type: "ack", id, bytes: data.byteLength });
+        return;
+      }
       if (!s?.controller) {
         this.send(ws, { type: "cancel", id });
         return;
@@ -139,6 +216,16 @@ export class NodeTunnel extends DurableObject<Env> {
     }
     const s = this.streams.get(f.id);
     if (!s) return;
+    if (s.client) {
+      if (f.type === "start") return;
+      this.streams.delete(f.id);
+      if (f.type === "error") endExec(s.client, f.code, f.message);
+      else
+        try {
+          s.client.close(1000, "");
+        } catch {}
+      return;
+    }
     if (f.type === "start") this.start(f.id, s);
     else if (f.type === "error") {
       this.streams.delete(f.id);
@@ -195,6 +282,7 @@ export class NodeTunnel extends DurableObject<Env> {
     this.send(s.ws, { type: "cancel", id });
     try {
       s.controller?.close();
+      s.client?.close(1000, "");
     } catch {}
   }
 
@@ -206,6 +294,7 @@ export class NodeTunnel extends DurableObject<Env> {
       s.settle?.({ ok: false, code: 503, message: "the node's tunnel closed" });
       try {
         s.controller?.close();
+        s.client?.close(1011, "the node's tunnel closed");
       } catch {}
     }
   }

@@ -1,7 +1,7 @@
 // The host agent for real: a control plane, a loopback registry with the busybox test image, a
 // containerd of the test's own, and the bundled agent joined with a join token (run by the
 // machine's Node 20 when present). Driven with kubectl like a user would.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -315,6 +315,36 @@ describe("host agent", () => {
       async () => !(await rules()).includes(clusterIP) && !(await rejects()).includes(clusterIP),
       20_000,
     );
+  });
+
+  it("kubectl exec runs a command in a container: output, stdin, exit code", async () => {
+    const [pod] = (await podsOf("app=web")).filter(ready);
+    const name = pod.metadata.name;
+    expect((await kubectl(["exec", name, "--", "cat", "/etc/hostname"])).trim()).toBe(name);
+    const piped = await kubectl(
+      ["exec", "-i", name, "--", "sh", "-c", "cat; echo done"],
+      "hello\n",
+    );
+    expect(piped).toBe("hello\ndone\n");
+    const failed = await cluster.kubectlResult([
+      "exec",
+      name,
+      "--",
+      ...["sh", "-c", "echo out; echo err >&2; exit 3"],
+    ]);
+    expect(failed.code).toBe(3);
+    expect(failed.stdout).toBe("out\n");
+    expect(failed.stderr).toContain("err\n");
+    expect(failed.stderr).toContain("command terminated with exit code 3");
+    // With a terminal (kubectl under script(1)), the command gets one too.
+    const kubectlLine = `kubectl --kubeconfig ${cluster.kubeconfig} exec -it ${name} -- sh -c 'test -t 0 && echo terminal'`;
+    const tty = spawnSync("script", ["-qec", kubectlLine, "/dev/null"], { encoding: "utf8" });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/terminal\r+\n/);
+    expect(tty.stdout).not.toContain("resize pty");
+    const missing = await cluster.kubectlResult(["exec", name, "-c", "nope", "--", "true"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("container nope is not valid for pod");
   });
 
   it("containers of a pod share its network namespace and hostname", async () => {

@@ -17,6 +17,18 @@ import { joinNode } from "./nodes.ts";
 vi.setConfig({ testTimeout: 30_000 });
 
 const NS = "default";
+
+/** Binary messages of an accepted socket, in order (workerd hands them over as Blobs). */
+function onBinary(ws: WebSocket, handle: (bytes: Uint8Array) => void) {
+  let chain = Promise.resolve();
+  ws.addEventListener("message", (e) => {
+    const data = e.data as string | ArrayBuffer | Blob;
+    if (typeof data === "string") return;
+    chain = chain.then(async () =>
+      handle(new Uint8Array(data instanceof Blob ? await data.arrayBuffer() : data)),
+    );
+  });
+}
 const enc = new TextEncoder();
 
 interface Outgoing {
@@ -32,6 +44,7 @@ interface Outgoing {
  */
 class TestAgent {
   readonly requests: (DownFrame & { type: "logs" })[] = [];
+  readonly execs: (DownFrame & { type: "exec" })[] = [];
   readonly cancelled: number[] = [];
   readonly ws: WebSocket;
   readonly streams = new Map<number, Outgoing>();
@@ -53,6 +66,18 @@ class TestAgent {
         if (st) st.credit += f.bytes;
         this.pump(f.id);
       } else if (f.type === "logs") this.serve(f);
+      else if (f.type === "exec") this.execs.push(f);
+    });
+    // An exec stream echoes stdin on stdout; closing stdin ends it with Success.
+    onBinary(ws, (bytes) => {
+      const id = new DataView(bytes.buffer).getUint32(0);
+      const [channel, ...rest] = bytes.subarray(4);
+      if (channel === 0) this.ws.send(dataFrame(id, new Uint8Array([1, ...rest])));
+      else if (channel === 255) {
+        const ok = enc.encode(JSON.stringify({ metadata: {}, status: "Success" }));
+        this.ws.send(dataFrame(id, new Uint8Array([3, ...ok])));
+        this.ws.send(JSON.stringify({ type: "end", id }));
+      }
     });
   }
 
@@ -376,5 +401,107 @@ describe("the tunnel endpoint", () => {
     const res = await api("GET", logPath("again"));
     expect(await res.text()).toBe("fresh\n");
     expect(old.requests).toHaveLength(0);
+  });
+});
+
+describe("pods/exec through the tunnel", () => {
+  const execPath = (pod: string, q = "?command=cat&stdin=true&stdout=true") =>
+    `/api/v1/namespaces/${NS}/pods/${pod}/exec${q}`;
+  const upgrade = (protocol = "v5.channel.k8s.io,v4.channel.k8s.io") => ({
+    upgrade: "websocket",
+    "sec-websocket-protocol": protocol,
+  });
+
+  /** kubectl's side: the WebSocket, and the messages it received, as channel + text. */
+  async function open(pod: string) {
+    const res = await api("GET", execPath(pod), undefined, upgrade());
+    expect(res.status).toBe(101);
+    expect(res.headers.get("sec-websocket-protocol")).toBe("v5.channel.k8s.io");
+    const ws = res.webSocket as WebSocket;
+    const got: [number, string][] = [];
+    let closed = false;
+    ws.accept();
+    onBinary(ws, (b) => {
+      got.push([b[0], new TextDecoder().decode(b.subarray(1))]);
+    });
+    ws.addEventListener("close", () => {
+      closed = true;
+    });
+    return { ws, got, closed: () => closed };
+  }
+
+  it("relays stdin and output between kubectl and the node, and ends with the Status", async () => {
+    await registerNode("exec-1");
+    const agent = await dial("exec-1");
+    agents.push(agent);
+    const pod = await boundPod("shell", "exec-1");
+    const k = await open("shell");
+    await eventually(async () => agent.execs.length === 1);
+    expect(agent.execs[0]).toMatchObject({
+      namespace: NS,
+      pod: "shell",
+      uid: pod.metadata.uid,
+      container: "app",
+      command: ["cat"],
+      stdin: true,
+      stdout: true,
+      stderr: false,
+      tty: false,
+    });
+    k.ws.send(new Uint8Array([0, ...enc.encode("hello")]));
+    k.ws.send(new Uint8Array([255, 0]));
+    await eventually(async () => k.closed());
+    expect(k.got).toEqual([
+      [1, "hello"],
+      [3, '{"metadata":{},"status":"Success"}'],
+    ]);
+  });
+
+  it("says so on the error channel when the node's agent is not connected", async () => {
+    await registerNode("exec-2");
+    await boundPod("orphan", "exec-2");
+    const k = await open("orphan");
+    await eventually(async () => k.closed());
+    expect(k.got).toHaveLength(1);
+    expect(k.got[0][0]).toBe(3);
+    expect(JSON.parse(k.got[0][1])).toMatchObject({
+      status: "Failure",
+      message: 'no tunnel for node "exec-2": its agent is not connected',
+    });
+  });
+
+  it("refuses what Kubernetes refuses", async () => {
+    await registerNode("exec-3");
+    await boundPod("target", "exec-3");
+    const plain = await call("GET", execPath("target"));
+    expect(plain.status).toBe(400);
+    expect(plain.body.message).toContain("Upgrade request required");
+    const old = await api("GET", execPath("target"), undefined, upgrade("channel.k8s.io"));
+    expect(old.status).toBe(400);
+    const noCommand = await api("GET", execPath("target", "?stdout=true"), undefined, upgrade());
+    expect(noCommand.status).toBe(400);
+    const noStream = await api("GET", execPath("target", "?command=ls"), undefined, upgrade());
+    expect(((await noStream.json()) as { message: string }).message).toBe(
+      "you must specify at least 1 of stdin, stdout, stderr",
+    );
+    const other = await api(
+      "GET",
+      execPath("target", "?command=ls&stdout=true&container=x"),
+      undefined,
+      upgrade(),
+    );
+    expect(((await other.json()) as { message: string }).message).toBe(
+      "container x is not valid for pod target",
+    );
+    await call(
+      "PATCH",
+      `/api/v1/namespaces/${NS}/pods/target/status`,
+      { status: { phase: "Succeeded" } },
+      { "content-type": "application/merge-patch+json" },
+    );
+    const done = await api("GET", execPath("target"), undefined, upgrade());
+    expect(((await done.json()) as { message: string }).message).toBe(
+      "cannot exec into a container in a completed pod; current phase is Succeeded",
+    );
   });
 });

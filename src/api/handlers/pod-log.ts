@@ -58,7 +58,7 @@ const names = (list: unknown): string[] =>
   Array.isArray(list) ? list.map((c: KObject) => c.name) : [];
 
 /** validateContainer: the named one, or the only one. */
-function pickContainer(pod: KObject, container: string | undefined): string {
+export function pickContainer(pod: KObject, container: string | undefined): string {
   const name = pod.metadata.name;
   if (container) {
     const all = [
