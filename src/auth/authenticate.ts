@@ -2,7 +2,8 @@
 import type { Env } from "../env.ts";
 import { openDb } from "../store/db.ts";
 import { enrolmentByHash } from "../store/nodes.ts";
-import { uidOf } from "../store/objects.ts";
+import { getObject, uidOf } from "../store/objects.ts";
+import { configureSealing } from "../store/sealing.ts";
 import { hashCredential, looksLikeCredential, timingSafeEqual } from "./credentials.ts";
 import { looksLikeServiceAccountToken, signingKey, verify } from "./service-account-token.ts";
 
@@ -75,12 +76,14 @@ const serviceAccountToken: Authenticator = async (token, env) => {
   const valid =
     (await live("serviceaccounts", namespace, sa)) &&
     (await live("pods", namespace, pod)) &&
-    (await live("secrets", namespace, secret)) &&
+    (claims.legacy
+      ? await holdsToken(env, namespace, secret?.name ?? "", token)
+      : await live("secrets", namespace, secret)) &&
     (await live("nodes", "", node));
   if (!valid) return undefined;
-  const extra: Record<string, string[]> = {
-    "authentication.kubernetes.io/credential-id": [`JTI=${claims.id}`],
-  };
+  const extra: Record<string, string[]> = claims.legacy
+    ? {}
+    : { "authentication.kubernetes.io/credential-id": [`JTI=${claims.id}`] };
   if (pod) {
     extra["authentication.kubernetes.io/pod-name"] = [pod.name];
     extra["authentication.kubernetes.io/pod-uid"] = [pod.uid];
@@ -97,9 +100,17 @@ const serviceAccountToken: Authenticator = async (token, env) => {
       `system:serviceaccounts:${namespace}`,
       "system:authenticated",
     ],
-    extra,
+    ...(Object.keys(extra).length ? { extra } : {}),
   };
 };
+
+/** A legacy token is good while its Secret still holds it (deleting the Secret revokes it). */
+async function holdsToken(env: Env, namespace: string, name: string, token: string) {
+  configureSealing(env.SECRETS_KEY);
+  const found = await getObject(openDb(env.DB), { resource: "secrets", namespace, name });
+  const held = found?.object.data?.token;
+  return typeof held === "string" && timingSafeEqual(atob(held), token);
+}
 
 const authenticators: Authenticator[] = [adminToken, nodeCredential, serviceAccountToken];
 

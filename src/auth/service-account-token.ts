@@ -1,11 +1,20 @@
 // ServiceAccount tokens: JWTs signed with the cluster's ES256 key (the SERVICE_ACCOUNT_KEY secret,
 // like kube-apiserver's --service-account-signing-key-file), in Kubernetes' claim layout so that
 // clients and OIDC verifiers read them as they read a kube-apiserver's tokens.
-import { type CryptoKey, decodeProtectedHeader, type JWK, jwtVerify, SignJWT } from "jose";
+import {
+  type CryptoKey,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWK,
+  jwtVerify,
+  SignJWT,
+} from "jose";
 
 /** kube-apiserver's --service-account-issuer in kubeadm and k3s; the API's own audience too. */
 export const ISSUER = "https://kubernetes.default.svc.cluster.local";
 export const API_AUDIENCES = [ISSUER];
+/** The issuer of legacy tokens, the ones kept in `kubernetes.io/service-account-token` Secrets. */
+export const LEGACY_ISSUER = "kubernetes/serviceaccount";
 
 export interface TokenClaims {
   namespace: string;
@@ -18,6 +27,8 @@ export interface TokenClaims {
   /** Seconds since the epoch. */
   expires: number;
   id: string;
+  /** A legacy token: valid while its Secret holds it, no expiry, no audience. */
+  legacy?: boolean;
 }
 
 interface SigningKey {
@@ -89,6 +100,23 @@ export async function issue(key: SigningKey, c: Omit<TokenClaims, "id">, now: nu
   return { token, id };
 }
 
+/** A legacy token for a Secret of type kubernetes.io/service-account-token, in their claims. */
+export function issueLegacy(
+  key: SigningKey,
+  c: { namespace: string; secretName: string; serviceAccount: { name: string; uid: string } },
+): Promise<string> {
+  return new SignJWT({
+    "kubernetes.io/serviceaccount/namespace": c.namespace,
+    "kubernetes.io/serviceaccount/secret.name": c.secretName,
+    "kubernetes.io/serviceaccount/service-account.name": c.serviceAccount.name,
+    "kubernetes.io/serviceaccount/service-account.uid": c.serviceAccount.uid,
+  })
+    .setProtectedHeader({ alg: "ES256", kid: key.kid })
+    .setIssuer(LEGACY_ISSUER)
+    .setSubject(`system:serviceaccount:${c.namespace}:${c.serviceAccount.name}`)
+    .sign(key.privateKey);
+}
+
 /** Whether a bearer token could be one of ours: a JWS whose header names ES256 and our key. */
 export function looksLikeServiceAccountToken(token: string, key: SigningKey): boolean {
   if (!token.startsWith("eyJ") || token.split(".").length !== 3) return false;
@@ -107,12 +135,13 @@ export async function verify(
   nowSeconds?: number,
 ): Promise<TokenClaims | undefined> {
   try {
+    const legacy = decodeJwt(token).iss === LEGACY_ISSUER;
     const { payload } = await jwtVerify(token, key.publicKey, {
-      issuer: ISSUER,
-      audience: API_AUDIENCES,
       algorithms: ["ES256"],
+      ...(legacy ? { issuer: LEGACY_ISSUER } : { issuer: ISSUER, audience: API_AUDIENCES }),
       ...(nowSeconds !== undefined ? { currentDate: new Date(nowSeconds * 1000) } : {}),
     });
+    if (legacy) return legacyClaims(payload);
     const k = payload["kubernetes.io"] as Record<string, { name: string; uid: string }> & {
       namespace?: string;
     };
@@ -132,4 +161,26 @@ export async function verify(
   } catch {
     return undefined;
   }
+}
+
+function legacyClaims(p: Record<string, unknown>): TokenClaims | undefined {
+  const claim = (k: string) => p[`kubernetes.io/serviceaccount/${k}`];
+  const [namespace, secret, name, uid] = [
+    claim("namespace"),
+    claim("secret.name"),
+    claim("service-account.name"),
+    claim("service-account.uid"),
+  ];
+  if (![namespace, secret, name, uid].every((v) => typeof v === "string" && v)) return undefined;
+  if (p.sub !== `system:serviceaccount:${namespace}:${name}`) return undefined;
+  return {
+    namespace: namespace as string,
+    serviceAccount: { name: name as string, uid: uid as string },
+    // The Secret is checked by name, and that it still holds this very token.
+    secret: { name: secret as string, uid: "" },
+    audiences: API_AUDIENCES,
+    expires: 0,
+    id: "",
+    legacy: true,
+  };
 }

@@ -16,7 +16,7 @@ function storeCtx(env: Env, onCommit: (c: Committed) => void): Ctx {
     now: () => new Date(),
     onCommit,
     allocate: (s, o, old) => allocateFor(db, env, s, o, old),
-    admit: admission(db, defaultTolerationSeconds(env)),
+    admit: admission(db, defaultTolerationSeconds(env), env.SERVICE_ACCOUNT_KEY),
   };
 }
 

@@ -6,7 +6,7 @@
 // the pod itself.
 import type { Env } from "../env.ts";
 import type { DB } from "../store/db.ts";
-import { mountServiceAccountToken } from "./serviceaccount-admission.ts";
+import { fillTokenSecret, mountServiceAccountToken } from "./serviceaccount-admission.ts";
 import type { KObject, Strategy } from "./types.ts";
 
 export const NOT_READY = "node.kubernetes.io/not-ready";
@@ -32,10 +32,12 @@ export const chain =
 
 const isObject = (v: unknown): v is KObject => !!v && typeof v === "object" && !Array.isArray(v);
 
-/** The admission chain for a cluster whose default toleration is `seconds`. */
-export function admission(db: DB, seconds: number): Admit {
+/** The admission chain: default toleration `seconds`, ServiceAccount tokens signed with the key. */
+export function admission(db: DB, seconds: number, signingKey?: string): Admit {
   return async (s, o, old) => {
-    if (s.info.kind !== "Pod" || s.info.group !== "") return;
+    if (s.info.group !== "") return;
+    if (s.info.kind === "Secret") await fillTokenSecret(db, signingKey, s, o);
+    if (s.info.kind !== "Pod") return;
     await mountServiceAccountToken(db, s, o, old);
     addDefaultTolerations(o, seconds);
   };

@@ -3,6 +3,7 @@
 // of its account (which its node's agent requests, bound to the pod) and its namespace, mounted
 // in every container at the path client libraries read.
 // The kube-root-ca.crt source Kubernetes adds is left out: the API's certificate is a public one.
+import { issueLegacy, signingKey } from "../auth/service-account-token.ts";
 import type { DB } from "../store/db.ts";
 import { getObject } from "../store/objects.ts";
 import { randomSuffix } from "./rest.ts";
@@ -75,4 +76,40 @@ export async function mountServiceAccountToken(db: DB, s: Strategy, pod: KObject
       ...(Array.isArray(c.volumeMounts) ? c.volumeMounts : []),
       { name, readOnly: true, mountPath: TOKEN_MOUNT_PATH },
     ];
+}
+
+const TOKEN_SECRET = "kubernetes.io/service-account-token";
+const SA_NAME = "kubernetes.io/service-account.name";
+const SA_UID = "kubernetes.io/service-account.uid";
+
+/**
+ * Kubernetes' tokens controller, done as the Secret is written: a Secret of type
+ * kubernetes.io/service-account-token naming an existing ServiceAccount gets a legacy token of
+ * it (no expiry; valid while the Secret holds it and the account lives) and the namespace. One
+ * naming no account yet stays empty, as Kubernetes leaves it until the account exists.
+ */
+export async function fillTokenSecret(
+  db: DB,
+  keySource: string | undefined,
+  s: Strategy,
+  secret: KObject,
+) {
+  if (s.info.kind !== "Secret" || secret.type !== TOKEN_SECRET) return;
+  const keyPromise = signingKey(keySource);
+  const annotations = secret.metadata?.annotations ?? {};
+  const name = annotations[SA_NAME];
+  if (!keyPromise || typeof name !== "string" || !name) return;
+  const namespace = secret.metadata.namespace ?? "";
+  const account = await getObject(db, { resource: "serviceaccounts", namespace, name });
+  if (!account) return;
+  const uid = account.object.metadata.uid as string;
+  if (annotations[SA_UID] && annotations[SA_UID] !== uid) return;
+  if (secret.data?.token && annotations[SA_UID] === uid) return;
+  const token = await issueLegacy(await keyPromise, {
+    namespace,
+    secretName: secret.metadata.name,
+    serviceAccount: { name, uid },
+  });
+  secret.metadata.annotations = { ...annotations, [SA_UID]: uid };
+  secret.data = { ...secret.data, token: btoa(token), namespace: btoa(namespace) };
 }

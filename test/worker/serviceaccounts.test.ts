@@ -279,3 +279,52 @@ describe("default ServiceAccounts", () => {
     expect(again.metadata.uid).not.toBe(first.metadata.uid);
   });
 });
+
+describe("legacy token Secrets", () => {
+  const SECRETS = `/api/v1/namespaces/${NS}/secrets`;
+  const tokenSecret = (name: string, account: string) => ({
+    metadata: { name, annotations: { "kubernetes.io/service-account.name": account } },
+    type: "kubernetes.io/service-account-token",
+  });
+  const whoami = async (token: string) => {
+    const res = await asBearer(token)(
+      "POST",
+      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      {},
+    );
+    return res.status === 201 ? res.body.status.userInfo.username : res.status;
+  };
+
+  it("fills a service-account-token Secret with a token that lasts while the Secret does", async () => {
+    await call("POST", SA, { metadata: { name: "old-school" } });
+    const created = await call("POST", SECRETS, tokenSecret("old-school-token", "old-school"));
+    expect(created.status).toBe(201);
+    const uid = await uidOf(`${SA}/old-school`);
+    expect(created.body.metadata.annotations["kubernetes.io/service-account.uid"]).toBe(uid);
+    expect(atob(created.body.data.namespace)).toBe(NS);
+    const token = atob(created.body.data.token);
+    expect(claimsOf(token)).toMatchObject({
+      iss: "kubernetes/serviceaccount",
+      sub: `system:serviceaccount:${NS}:old-school`,
+      "kubernetes.io/serviceaccount/secret.name": "old-school-token",
+      "kubernetes.io/serviceaccount/service-account.uid": uid,
+    });
+    expect(claimsOf(token).exp).toBeUndefined();
+    expect(await whoami(token)).toBe(`system:serviceaccount:${NS}:old-school`);
+    // Deleting the Secret revokes the token.
+    await call("DELETE", `${SECRETS}/old-school-token`);
+    expect(await whoami(token)).toBe(401);
+  });
+
+  it("stops working with its account, and stays empty for an account that does not exist", async () => {
+    await call("POST", SA, { metadata: { name: "doomed" } });
+    const created = await call("POST", SECRETS, tokenSecret("doomed-token", "doomed"));
+    const token = atob(created.body.data.token);
+    expect(await whoami(token)).toBe(`system:serviceaccount:${NS}:doomed`);
+    await call("DELETE", `${SA}/doomed`);
+    expect(await whoami(token)).toBe(401);
+    const orphan = await call("POST", SECRETS, tokenSecret("orphan-token", "nobody"));
+    expect(orphan.status).toBe(201);
+    expect(orphan.body.data?.token).toBeUndefined();
+  });
+});
