@@ -94,7 +94,7 @@ describe("the proxy's nftables rules", () => {
         }),
       ],
       [],
-      undefined,
+      "10.42.0.0/24",
       { ip: "10.43.0.10", target: "10.42.0.1" },
     );
     expect(rulesOf(script, "proxy-services")).toEqual([
@@ -102,5 +102,9 @@ describe("the proxy's nftables rules", () => {
       'ip daddr 10.43.0.10 tcp dport 53 dnat to 10.42.0.1:53 comment "cluster DNS"',
     ]);
     expect(rulesOf(script, "proxy-reject")).toEqual([]);
+    // It forwards any name: only this host's pods and the host itself may ask.
+    expect(rulesOf(script, "proxy-input")).toContain(
+      'ip daddr 10.42.0.1 meta l4proto { tcp, udp } th dport 53 ip saddr != 10.42.0.0/24 fib saddr type != local drop comment "cluster DNS: pods and this host only"',
+    );
   });
 });

@@ -93,6 +93,12 @@ export function renderProxyRules(
     ),
   );
   const nodePorts: string[] = [];
+  // The DNS role forwards any name: it answers this host's pods and the host, not the network.
+  if (clusterDns && podCIDR)
+    rule(
+      "proxy-input",
+      `ip daddr ${clusterDns.target} meta l4proto { tcp, udp } th dport 53 ip saddr != ${podCIDR} fib saddr type != local drop comment "cluster DNS: pods and this host only"`,
+    );
   // Every host answers the cluster DNS address itself, whatever the kube-dns Service holds.
   if (clusterDns)
     for (const proto of ["udp", "tcp"])

@@ -50,9 +50,14 @@ interface Served {
   abort: AbortController;
   /** Bytes the control plane will still take before acknowledging more. */
   credit: number;
-  wake?: () => void;
+  /** Senders waiting for credit (an exec's stdout and stderr may both be). */
+  waiters: (() => void)[];
   /** An exec stream's input: a data frame's payload (channel byte first). */
   input?: (data: Uint8Array) => void;
+}
+
+function wakeAll(st: Served) {
+  for (const w of st.waiters.splice(0)) w();
 }
 
 export function tunnelUrl(server: string, nodeName: string): string {
@@ -127,13 +132,14 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
   };
 
   const handle = (s: WebSocket, f: DownFrame) => {
-    if (f.type === "logs") void serveLogs(s, f);
-    else if (f.type === "exec") void serveExec(s, f);
+    const failed = (err: Error) => log(`tunnel: ${f.type} stream ${f.id}: ${err.message}`);
+    if (f.type === "logs") serveLogs(s, f).catch(failed);
+    else if (f.type === "exec") serveExec(s, f).catch(failed);
     else if (f.type === "ack") {
       const st = streams.get(f.id);
       if (!st) return;
       st.credit += f.bytes;
-      st.wake?.();
+      wakeAll(st);
     } else if (f.type === "cancel") stop(f.id);
   };
 
@@ -142,7 +148,7 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
     if (!st) return;
     streams.delete(id);
     st.abort.abort();
-    st.wake?.();
+    wakeAll(st);
   };
 
   const send = (s: WebSocket, payload: string | Uint8Array) =>
@@ -152,7 +158,12 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
   const control = (s: WebSocket, f: UpFrame) => send(s, JSON.stringify(f)).catch(() => {});
 
   const serveLogs = async (s: WebSocket, q: LogQuery & { id: number }) => {
-    const st: Served = { sock: s, abort: new AbortController(), credit: WINDOW_BYTES };
+    const st: Served = {
+      sock: s,
+      abort: new AbortController(),
+      credit: WINDOW_BYTES,
+      waiters: [],
+    };
     const { signal } = st.abort;
     streams.set(q.id, st);
     let started = false;
@@ -178,9 +189,7 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
         for (let off = 0; off < chunk.length; off += MAX_CHUNK_BYTES) {
           const piece = chunk.subarray(off, off + MAX_CHUNK_BYTES);
           while (st.credit < piece.length && !signal.aborted)
-            await new Promise<void>((r) => {
-              st.wake = r;
-            });
+            await new Promise<void>((r) => st.waiters.push(r));
           if (signal.aborted) return;
           st.credit -= piece.length;
           await send(s, dataFrame(q.id, piece));
@@ -207,9 +216,7 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
     for (let off = 0; off < data.length; off += MAX_CHUNK_BYTES - 1) {
       const piece = data.subarray(off, off + MAX_CHUNK_BYTES - 1);
       while (st.credit < piece.length && !st.abort.signal.aborted)
-        await new Promise<void>((r) => {
-          st.wake = r;
-        });
+        await new Promise<void>((r) => st.waiters.push(r));
       if (st.abort.signal.aborted) return;
       st.credit -= piece.length;
       const payload = new Uint8Array(piece.length + 1);
@@ -220,13 +227,24 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
   };
 
   const serveExec = async (s: WebSocket, q: ExecQuery & { id: number }) => {
-    const st: Served = { sock: s, abort: new AbortController(), credit: WINDOW_BYTES };
+    const st: Served = {
+      sock: s,
+      abort: new AbortController(),
+      credit: WINDOW_BYTES,
+      waiters: [],
+    };
     streams.set(q.id, st);
-    const proc = opts.exec?.(q);
+    let proc: ChildProcessWithoutNullStreams | undefined;
+    let failure = { code: 404, message: `container not found ("${q.container}")` };
+    try {
+      proc = opts.exec?.(q);
+    } catch (err) {
+      const message = `cannot run ${JSON.stringify(q.command)}: ${(err as Error).message}`;
+      failure = { code: 500, message };
+    }
     if (!proc) {
       streams.delete(q.id);
-      const message = `container not found ("${q.container}")`;
-      await control(s, { type: "error", id: q.id, code: 404, message });
+      await control(s, { type: "error", id: q.id, ...failure });
       return;
     }
     st.input = (data) => {

@@ -30,7 +30,8 @@ export const attributesOf = (c: C, p: ResourcePath): Attributes => ({
   group: p.group,
   resource: p.plural,
   subresource: p.subresource,
-  namespace: p.namespace,
+  // A Namespace is in itself, as far as RBAC goes: a RoleBinding there covers it.
+  namespace: p.group === "" && p.plural === "namespaces" && p.name ? p.name : p.namespace,
   name: p.name,
   fieldSelector: query(c, "fieldSelector"),
 });

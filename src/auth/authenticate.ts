@@ -5,7 +5,12 @@ import { enrolmentByHash } from "../store/nodes.ts";
 import { getObject, uidOf } from "../store/objects.ts";
 import { configureSealing } from "../store/sealing.ts";
 import { hashCredential, looksLikeCredential, timingSafeEqual } from "./credentials.ts";
-import { looksLikeServiceAccountToken, signingKey, verify } from "./service-account-token.ts";
+import {
+  API_AUDIENCES,
+  looksLikeServiceAccountToken,
+  signingKey,
+  verify,
+} from "./service-account-token.ts";
 
 export interface UserInfo {
   username: string;
@@ -16,9 +21,11 @@ export interface UserInfo {
   node?: { name: string; podCIDR: string };
 }
 
+/** `audiences`: what the token must be for (TokenReview's); the API's own when absent. */
 type Authenticator = (
   token: string,
   env: Env,
+  audiences?: string[],
 ) => Promise<UserInfo | undefined> | UserInfo | undefined;
 
 const adminToken: Authenticator = (token, env) =>
@@ -62,12 +69,12 @@ const nodeCredential: Authenticator = async (token, env) => {
  * ServiceAccount tokens. As Kubernetes' validator: a signed, unexpired token for the API's
  * audience, whose account still exists with the same uid, as does the object it is bound to.
  */
-const serviceAccountToken: Authenticator = async (token, env) => {
+const serviceAccountToken: Authenticator = async (token, env, audiences) => {
   const keyPromise = signingKey(env.SERVICE_ACCOUNT_KEY);
   if (!keyPromise) return undefined;
   const key = await keyPromise;
   if (!looksLikeServiceAccountToken(token, key)) return undefined;
-  const claims = await verify(key, token);
+  const claims = await verify(key, token, undefined, audiences);
   if (!claims) return undefined;
   const db = openDb(env.DB);
   const { namespace, serviceAccount: sa, pod, secret, node } = claims;
@@ -121,9 +128,16 @@ export async function authenticate(req: Request, env: Env): Promise<UserInfo | u
 }
 
 /** Who a bearer token names, if anyone (the request path, and TokenReview). */
-export async function authenticateToken(token: string, env: Env): Promise<UserInfo | undefined> {
+export async function authenticateToken(
+  token: string,
+  env: Env,
+  audiences?: string[],
+): Promise<UserInfo | undefined> {
+  // Admin and node credentials are for this API alone.
+  const forApi = !audiences || audiences.some((a) => API_AUDIENCES.includes(a));
   for (const a of authenticators) {
-    const user = await a(token, env);
+    if (a !== serviceAccountToken && !forApi) continue;
+    const user = await a(token, env, audiences);
     if (user) return user;
   }
   return undefined;

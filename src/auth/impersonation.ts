@@ -19,7 +19,12 @@ export async function impersonated(db: DB, caller: UserInfo, headers: Headers): 
   const extra: Record<string, string[]> = {};
   for (const [name, value] of headers)
     if (name.startsWith(EXTRA)) {
-      const key = decodeURIComponent(name.slice(EXTRA.length));
+      let key: string;
+      try {
+        key = decodeURIComponent(name.slice(EXTRA.length));
+      } catch {
+        throw badRequest(`malformed impersonation header ${name}: not percent-encoded`);
+      }
       extra[key] = [...(extra[key] ?? []), ...value.split(",").map((v) => v.trim())];
     }
   if (username === null) {

@@ -3,7 +3,7 @@
 // bind a role only if it holds the role's rules where the binding applies, unless it may `bind`
 // that role. Without this, anyone allowed to write RoleBindings could grant itself anything.
 
-import { ApiError } from "../k8s/errors.ts";
+import { ApiError, notFound } from "../k8s/errors.ts";
 import type { Admit } from "../resources/admission.ts";
 import type { KObject } from "../resources/types.ts";
 import type { DB } from "../store/db.ts";
@@ -47,11 +47,17 @@ function refusal(resource: string, name: string, user: UserInfo, what: string, m
   );
 }
 
-async function referencedRules(db: DB, binding: KObject, namespace: string): Promise<Rule[]> {
+/** The rules of the role a binding names; undefined when that role does not exist. */
+async function referencedRules(
+  db: DB,
+  binding: KObject,
+  namespace: string,
+): Promise<Rule[] | undefined> {
   const ref = binding.roleRef ?? {};
   const p = await policyObjects(db, namespace || undefined);
   const roles = ref.kind === "Role" ? p.roles : p.clusterRoles;
-  return roles.find((r) => r.metadata?.name === ref.name)?.rules ?? [];
+  const role = roles.find((r) => r.metadata?.name === ref.name);
+  return role ? (role.rules ?? []) : undefined;
 }
 
 /** Admission for a user's writes of RBAC objects (system:masters and nodes never get here). */
@@ -69,9 +75,10 @@ export function escalationCheck(db: DB, user: UserInfo): Admit {
         return;
       throw refusal(resource, name, user, "grant RBAC permissions not currently held", missing);
     }
-    // A binding: unchanged roleRef (it is immutable) needs no new check.
-    if (old && old.roleRef?.name === o.roleRef?.name && old.roleRef?.kind === o.roleRef?.kind)
-      return;
+    // A binding whose subjects and role stay as they were (a label, say) grants nothing new.
+    const same = (a: unknown, b: unknown) =>
+      JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    if (old && same(old.roleRef, o.roleRef) && same(old.subjects, o.subjects)) return;
     const roleResource = o.roleRef?.kind === "Role" ? "roles" : "clusterroles";
     const bind = {
       verb: "bind",
@@ -81,7 +88,11 @@ export function escalationCheck(db: DB, user: UserInfo): Admit {
       name: o.roleRef?.name,
     };
     if (await canDo(db, user, bind)) return;
-    const missing = uncovered(await held(), await referencedRules(db, o, namespace));
+    const rules = await referencedRules(db, o, namespace);
+    // Binding a role that does not exist (yet) would grant whatever it later holds.
+    if (!rules)
+      throw notFound({ group: GROUP, resource: roleResource }, String(o.roleRef?.name ?? ""));
+    const missing = uncovered(await held(), rules);
     if (missing.length)
       throw refusal(resource, name, user, "grant RBAC permissions not currently held", missing);
   };

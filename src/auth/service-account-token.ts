@@ -133,15 +133,18 @@ export async function verify(
   key: SigningKey,
   token: string,
   nowSeconds?: number,
+  audiences: string[] = API_AUDIENCES,
 ): Promise<TokenClaims | undefined> {
   try {
     const legacy = decodeJwt(token).iss === LEGACY_ISSUER;
     const { payload } = await jwtVerify(token, key.publicKey, {
       algorithms: ["ES256"],
-      ...(legacy ? { issuer: LEGACY_ISSUER } : { issuer: ISSUER, audience: API_AUDIENCES }),
+      ...(legacy ? { issuer: LEGACY_ISSUER } : { issuer: ISSUER, audience: audiences }),
       ...(nowSeconds !== undefined ? { currentDate: new Date(nowSeconds * 1000) } : {}),
     });
-    if (legacy) return legacyClaims(payload);
+    // Legacy tokens carry no audience: they are for the API only.
+    if (legacy)
+      return audiences.some((a) => API_AUDIENCES.includes(a)) ? legacyClaims(payload) : undefined;
     const k = payload["kubernetes.io"] as Record<string, { name: string; uid: string }> & {
       namespace?: string;
     };

@@ -52,6 +52,8 @@ interface Stream {
   ws: WebSocket;
   /** An exec stream's client (kubectl's WebSocket), which its data goes to. */
   client?: WebSocket;
+  /** An exec stream the agent started. */
+  started?: boolean;
   /** Set once the agent said start. */
   controller?: ReadableStreamDefaultController<Uint8Array>;
   /** Settles the request waiting for start or error. */
@@ -160,7 +162,19 @@ export class NodeTunnel extends DurableObject<Env> {
     else {
       this.nextId = (this.nextId + 1) >>> 0;
       const id = this.nextId;
-      this.streams.set(id, { ws, client: server, unacked: 0 });
+      const stream: Stream = { ws, client: server, unacked: 0 };
+      this.streams.set(id, stream);
+      // As for logs: an agent that never starts the command does not leave kubectl waiting.
+      const timer = setTimeout(() => {
+        if (this.streams.get(id) !== stream || stream.started) return;
+        endExec(
+          server,
+          504,
+          `node "${q.node}" did not start the command within ${START_TIMEOUT_MS / 1000}s`,
+        );
+        this.cancel(id);
+      }, START_TIMEOUT_MS);
+      server.addEventListener("close", () => clearTimeout(timer));
       const { node: _node, ...query } = q;
       if (!this.send(ws, { type: "exec", id, ...query })) fail("the node's tunnel is closing");
       // Binary messages of an accepted (not hibernatable) socket may come as Blobs: read them in
@@ -217,7 +231,10 @@ export class NodeTunnel extends DurableObject<Env> {
     const s = this.streams.get(f.id);
     if (!s) return;
     if (s.client) {
-      if (f.type === "start") return;
+      if (f.type === "start") {
+        s.started = true;
+        return;
+      }
       this.streams.delete(f.id);
       if (f.type === "error") endExec(s.client, f.code, f.message);
       else

@@ -58,6 +58,9 @@ describe("RBAC", () => {
   it("grants a namespace's reads through a RoleBinding to the view ClusterRole", async () => {
     await bindRole("robot-view", "ClusterRole", "view", [robotSubject]);
     expect((await robot("GET", `/api/v1/namespaces/${NS}/pods`)).status).toBe(200);
+    // The namespace itself is within the binding's namespace, as Kubernetes has it.
+    expect((await robot("GET", `/api/v1/namespaces/${NS}`)).status).toBe(200);
+    expect((await robot("GET", `/api/v1/namespaces/${OTHER}`)).status).toBe(403);
     expect((await robot("GET", `/api/v1/namespaces/${NS}/pods/x/log`)).status).toBe(404);
     const elsewhere = await robot("GET", `/api/v1/namespaces/${OTHER}/pods`);
     expect(elsewhere.status).toBe(403);
@@ -186,6 +189,20 @@ describe("reviews", () => {
     });
     const bad = await review("not-a-token");
     expect(bad.body.status).toMatchObject({ authenticated: false });
+    // A token for another audience is reviewed for that audience (Vault's Kubernetes auth).
+    const forVault = await call("POST", `/api/v1/namespaces/${NS}/serviceaccounts/robot/token`, {
+      spec: { audiences: ["vault"] },
+    });
+    const vaultToken = forVault.body.status.token;
+    const asVault = await call("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+      spec: { token: vaultToken, audiences: ["vault"] },
+    });
+    expect(asVault.body.status).toMatchObject({ authenticated: true, audiences: ["vault"] });
+    expect((await review(vaultToken)).body.status.authenticated).toBe(false);
+    const wrong = await call("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+      spec: { token: vaultToken, audiences: "vault" },
+    });
+    expect(wrong.status).toBe(422);
     // The account may not review tokens itself.
     expect(
       (
@@ -263,6 +280,43 @@ describe("escalation prevention", () => {
       (await deputy("POST", BINDINGS, binding("deputy-root", "cluster-admin", "deputy"))).status,
     ).toBe(201);
   });
+
+  it("checks a binding again when its subjects change, and refuses a role that does not exist", async () => {
+    // A namespace admin that holds nothing more (the deputy has meanwhile bound cluster-admin).
+    await created(`/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: "junior" } });
+    const res = await call("POST", `/api/v1/namespaces/${NS}/serviceaccounts/junior/token`, {});
+    const junior = asBearer(res.body.status.token);
+    await bindRole("junior-admin", "ClusterRole", "admin", [
+      { kind: "ServiceAccount", name: "junior", namespace: NS },
+    ]);
+    // Made by the admin: binds a ClusterRole the junior does not hold (it reads /metrics).
+    await created(BINDINGS, {
+      metadata: { name: "metrics-readers" },
+      roleRef: { apiGroup: GROUP, kind: "ClusterRole", name: "rbac-authz-reader" },
+      subjects: [{ kind: "User", apiGroup: GROUP, name: "someone" }],
+    });
+    const merge = { "content-type": "application/merge-patch+json" };
+    const widen = await junior(
+      "PATCH",
+      `${BINDINGS}/metrics-readers`,
+      { subjects: [{ kind: "ServiceAccount", name: "junior", namespace: NS }] },
+      merge,
+    );
+    expect(widen.status).toBe(403);
+    expect(widen.body.message).toContain('{NonResourceURLs:["/metrics"], Verbs:["get"]}');
+    const label = await junior(
+      "PATCH",
+      `${BINDINGS}/metrics-readers`,
+      { metadata: { labels: { team: "x" } } },
+      merge,
+    );
+    expect(label.status).toBe(200);
+    const ghost = await junior("POST", BINDINGS, binding("ghost", "not-yet-installed", "junior"));
+    expect(ghost.status).toBe(404);
+    expect(ghost.body.message).toBe(
+      'clusterroles.rbac.authorization.k8s.io "not-yet-installed" not found',
+    );
+  });
 });
 
 describe("impersonation", () => {
@@ -318,5 +372,10 @@ describe("impersonation", () => {
     expect(withGroup.status).toBe(403);
     const noUser = await whoami(call, { "impersonate-group": "ops" });
     expect(noUser.status).toBe(400);
+    const garbled = await whoami(call, {
+      "impersonate-user": "jane",
+      "impersonate-extra-%E0%A4%A": "x",
+    });
+    expect(garbled.status).toBe(400);
   });
 });

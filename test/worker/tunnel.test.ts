@@ -480,6 +480,13 @@ describe("pods/exec through the tunnel", () => {
     expect(old.status).toBe(400);
     const noCommand = await api("GET", execPath("target", "?stdout=true"), undefined, upgrade());
     expect(noCommand.status).toBe(400);
+    const nul = await api(
+      "GET",
+      execPath("target", "?command=%00&stdout=true"),
+      undefined,
+      upgrade(),
+    );
+    expect(nul.status).toBe(400);
     const noStream = await api("GET", execPath("target", "?command=ls"), undefined, upgrade());
     expect(((await noStream.json()) as { message: string }).message).toBe(
       "you must specify at least 1 of stdin, stdout, stderr",

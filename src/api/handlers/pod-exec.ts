@@ -29,6 +29,9 @@ export async function podExec(c: C, s: Strategy, p: ResourcePath): Promise<Respo
     throw badRequest(`unable to upgrade connection: container not found ("${container}")`);
   const command = c.req.queries("command") ?? [];
   if (!command.length) throw badRequest("you must specify at least one command for the container");
+  // No process argument can hold a NUL byte.
+  if (command.some((a) => a.includes("\0")))
+    throw badRequest("invalid command: an argument contains a NUL byte");
   const q: ExecQuery & { node: string } = {
     node,
     namespace: pod.metadata.namespace,

@@ -48,13 +48,38 @@ const userInfoOf = (u: UserInfo) => ({
 });
 
 async function tokenReview(c: C, spec: KObject) {
-  const audiences: string[] = spec.audiences?.length ? spec.audiences : API_AUDIENCES;
-  if (!audiences.some((a) => API_AUDIENCES.includes(a)))
-    return { authenticated: false, user: {}, error: "token audiences are invalid for this server" };
-  const user =
-    typeof spec.token === "string" ? await authenticateToken(spec.token, c.env) : undefined;
+  const asked = spec.audiences ?? [];
+  if (!Array.isArray(asked) || asked.some((a) => typeof a !== "string")) {
+    const message = "Invalid value: must be a list of strings";
+    throw invalid(
+      "TokenReview",
+      "authentication.k8s.io",
+      "",
+      `TokenReview.authentication.k8s.io "" is invalid: spec.audiences: ${message}`,
+      [{ reason: "FieldValueInvalid", field: "spec.audiences", message }],
+    );
+  }
+  // No audiences asked: the API's own, as Kubernetes defaults them.
+  const audiences: string[] = asked.length ? asked : API_AUDIENCES;
+  const token = typeof spec.token === "string" ? spec.token : "";
+  const user = token ? await authenticateToken(token, c.env, audiences) : undefined;
   if (!user) return { authenticated: false, user: {}, error: "invalid bearer token" };
-  return { authenticated: true, user: userInfoOf(user), audiences: API_AUDIENCES };
+  const named = audiencesOf(token);
+  return {
+    authenticated: true,
+    user: userInfoOf(user),
+    audiences: audiences.filter((a) => named.includes(a)),
+  };
+}
+
+/** The audiences an authenticated token is for: a JWT's `aud`, else the API's. */
+function audiencesOf(token: string): string[] {
+  try {
+    const aud = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).aud;
+    return aud === undefined ? API_AUDIENCES : ([] as string[]).concat(aud);
+  } catch {
+    return API_AUDIENCES;
+  }
 }
 
 function invalidReview(kind: string, message: string): ApiError {
