@@ -88,10 +88,13 @@ describe("the proxy's nftables rules", () => {
   it("sends the cluster DNS address to this host's DNS role, whatever kube-dns holds", () => {
     const script = renderProxyRules(
       [
-        svc("kube-dns", {
-          clusterIP: "10.43.0.10",
-          ports: [{ name: "dns", port: 53, protocol: "UDP" }],
-        }),
+        {
+          ...svc("kube-dns", {
+            clusterIP: "10.43.0.10",
+            ports: [{ name: "dns", port: 53, protocol: "UDP" }],
+          }),
+          metadata: { namespace: "kube-system", name: "kube-dns" },
+        },
       ],
       [],
       "10.42.0.0/24",

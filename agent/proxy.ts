@@ -109,7 +109,10 @@ export function renderProxyRules(
   for (const svc of sorted) {
     const spec = svc.spec ?? {};
     if (spec.type === "ExternalName") continue;
-    if (clusterDns && spec.clusterIP === clusterDns.ip) continue;
+    // kube-dns is this host's own DNS role (above); a Service that held the address before
+    // kube-dns existed keeps its other ports.
+    const isKubeDns = svc.metadata.namespace === "kube-system" && svc.metadata.name === "kube-dns";
+    if (clusterDns && spec.clusterIP === clusterDns.ip && isKubeDns) continue;
     const ips: string[] = (spec.clusterIPs ?? [spec.clusterIP]).filter(isIPv4);
     for (const sp of spec.ports ?? []) {
       const port: Port = {
