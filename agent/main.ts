@@ -29,7 +29,7 @@ import { PodManager } from "./pods.ts";
 import { ServiceProxy } from "./proxy.ts";
 import { loadRegistries } from "./registries.ts";
 import { PeerRoutes } from "./routes.ts";
-import { CLUSTER_DNS } from "./sandbox.ts";
+import { DEFAULT_CLUSTER_DNS } from "./sandbox.ts";
 import { watchServices } from "./service-watch.ts";
 import { startTunnel } from "./tunnel.ts";
 
@@ -110,6 +110,7 @@ async function main() {
   // Services: routed by the proxy role, named by the DNS role (both from one watch). The DNS
   // role answers on the pods' gateway, where the proxy sends the cluster DNS address.
   const podCIDR = node.podCIDR ?? saved?.podCIDR;
+  const clusterDNS = await clusterDnsOf(api);
   const records = new ServiceRecords();
   let dns: DnsServer | undefined;
   if (podCIDR)
@@ -121,7 +122,7 @@ async function main() {
       });
   const proxy = new ServiceProxy({
     podCIDR,
-    clusterDns: dns && { ip: CLUSTER_DNS, target: dns.address },
+    clusterDns: dns && { ip: clusterDNS, target: dns.address },
     log,
   });
   const services = watchServices(api, [proxy, recordsWatcher(records)]);
@@ -134,6 +135,7 @@ async function main() {
     nodeName,
     dataDir,
     podCIDR,
+    clusterDNS,
     hostIP: node.hostIP,
     registries: loadRegistries(a.registries),
     log,
@@ -170,6 +172,15 @@ async function main() {
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
   trimHeapWhenGrown();
+}
+
+/** The cluster DNS address as the control plane has it: kube-system/kube-dns's ClusterIP. */
+async function clusterDnsOf(api: Api): Promise<string> {
+  try {
+    const ip = (await api.get("/api/v1/namespaces/kube-system/services/kube-dns")).spec?.clusterIP;
+    if (typeof ip === "string" && /^\d+\.\d+\.\d+\.\d+$/.test(ip)) return ip;
+  } catch {}
+  return DEFAULT_CLUSTER_DNS;
 }
 
 /** Where names outside the cluster go: the host's own resolvers. */

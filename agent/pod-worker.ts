@@ -43,6 +43,8 @@ export interface Runtime {
   objects: ObjectSource;
   dataDir: string;
   hostIP: string;
+  /** The cluster DNS address pods resolve with. */
+  clusterDNS?: string;
   logger: string;
   nodeCPU: number;
   nodeMemory: number;
@@ -322,7 +324,13 @@ export class PodWorker {
     }
     if (!this.sandbox) {
       try {
-        this.sandbox = await setUpSandbox(this.pod, this.rt.dataDir, this.rt.cni, this.rt.hostIP);
+        this.sandbox = await setUpSandbox(
+          this.pod,
+          this.rt.dataDir,
+          this.rt.cni,
+          this.rt.hostIP,
+          this.rt.clusterDNS,
+        );
       } catch (err) {
         this.rt.log(`${this.key}: sandbox: ${(err as Error).message}`);
         this.rt.event(

@@ -22,6 +22,8 @@ export interface PodManagerOptions {
   dataDir: string;
   podCIDR?: string;
   hostIP: string;
+  /** The cluster DNS address (kube-system/kube-dns's ClusterIP). */
+  clusterDNS?: string;
   registries: RegistryConfig;
   log: (msg: string) => void;
 }
@@ -61,6 +63,7 @@ export class PodManager {
       objects,
       dataDir: opts.dataDir,
       hostIP: opts.hostIP,
+      clusterDNS: opts.clusterDNS,
       logger: installLogger(opts.dataDir),
       nodeCPU: cpus().length,
       nodeMemory: totalmem(),

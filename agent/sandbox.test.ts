@@ -26,7 +26,8 @@ describe("pod /etc files", () => {
   it("resolv.conf points ClusterFirst pods at cluster DNS with the namespace's search path", () => {
     expect(resolvConf(pod(), "nameserver 9.9.9.9\n")).toBe(
       "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.43.0.10\noptions ndots:5\n",
-    );
+    ); // The address the control plane gave kube-dns, in a cluster with another service range.
+    expect(resolvConf(pod(), "", "10.96.0.10")).toContain("nameserver 10.96.0.10\n");
   });
 
   it("resolv.conf follows dnsPolicy Default (the host's) and None with dnsConfig", () => {

@@ -7,7 +7,8 @@ import { type Cni, netnsPath, type PortMapping } from "./cni.ts";
 import { exec, run } from "./exec.ts";
 import type { Mount } from "./volumes.ts";
 
-export const CLUSTER_DNS = "10.43.0.10";
+/** The cluster DNS address when the control plane names none (kube-system/kube-dns). */
+export const DEFAULT_CLUSTER_DNS = "10.43.0.10";
 export const CLUSTER_DOMAIN = "cluster.local";
 
 /** The pod's hostname: spec.hostname or its name (at most 63 characters). */
@@ -37,14 +38,14 @@ ${ip}\t${fqdn ? `${fqdn}\t` : ""}${name}
 }
 
 /** resolv.conf for the pod's dnsPolicy (ClusterFirst by default) and dnsConfig. */
-export function resolvConf(pod: any, hostResolv: string): string {
+export function resolvConf(pod: any, hostResolv: string, clusterDNS = DEFAULT_CLUSTER_DNS): string {
   const policy = pod.spec?.dnsPolicy ?? "ClusterFirst";
   const ns = pod.metadata.namespace;
   let servers: string[] = [];
   let searches: string[] = [];
   let options: string[] = [];
   if (policy === "ClusterFirst" || policy === "ClusterFirstWithHostNet") {
-    servers = [CLUSTER_DNS];
+    servers = [clusterDNS];
     searches = [`${ns}.svc.${CLUSTER_DOMAIN}`, `svc.${CLUSTER_DOMAIN}`, CLUSTER_DOMAIN];
     options = ["ndots:5"];
   } else if (policy === "Default") {
@@ -98,6 +99,7 @@ export async function setUpSandbox(
   dataDir: string,
   cni: Cni,
   hostIP: string,
+  clusterDNS?: string,
 ): Promise<Sandbox> {
   const uid = pod.metadata.uid;
   const dir = sandboxDir(dataDir, uid);
@@ -116,7 +118,7 @@ export async function setUpSandbox(
   const files: [string, string, string][] = [
     ["hosts", "/etc/hosts", hostsFile(pod, ip)],
     ["hostname", "/etc/hostname", `${podHostname(pod)}\n`],
-    ["resolv.conf", "/etc/resolv.conf", resolvConf(pod, hostResolv)],
+    ["resolv.conf", "/etc/resolv.conf", resolvConf(pod, hostResolv, clusterDNS)],
   ];
   const mounts: Mount[] = [];
   for (const [name, dest, text] of files) {

@@ -1,5 +1,5 @@
 // Two hosts on one machine: host 1 in the root network namespace, host 2 a network namespace with
-// its own containerd and agent (joinNetnsHost). The control plane runs with a short node monitor
+// its own containerd and agent (joinNetnsHost), in a cluster whose Services use 10.96.0.0/16. The control plane runs with a short node monitor
 // grace and default toleration, so a host whose agent dies is seen Unknown, tainted, and its pods
 // replaced on the other host within seconds; when its agent comes back the node is Ready again.
 import { existsSync } from "node:fs";
@@ -48,6 +48,9 @@ beforeAll(async () => {
         `NODE_MONITOR_GRACE_SECONDS=${GRACE_SECONDS}`,
         "--var",
         `DEFAULT_TOLERATION_SECONDS=${TOLERATION_SECONDS}`,
+        // Not the default range: the agents must learn the cluster DNS address (10.96.0.10).
+        "--var",
+        "SERVICE_CIDR=10.96.0.0/16",
       ],
     }),
     startRegistry(),
@@ -130,8 +133,8 @@ describe("two hosts", () => {
     const pods = live(await webPods());
     const p1 = pods.find((p) => p.spec.nodeName === "host-1");
     const p2 = pods.find((p) => p.spec.nodeName === "host-2");
-    /** What a pod put on `node` fetches from `url` (busybox wget). */
-    const fetchFrom = async (name: string, node: string, url: string) => {
+    /** What a pod put on `node` prints running `command`. */
+    const runOn = async (name: string, node: string, command: string[]) => {
       await cluster.kubectl([
         "run",
         name,
@@ -140,8 +143,7 @@ describe("two hosts", () => {
         `--overrides=${JSON.stringify({ spec: { nodeName: node } })}`,
         "--command",
         "--",
-        // (busybox 1.35's wget -T segfaults.)
-        ...["wget", "-qO-", url],
+        ...command,
       ]);
       const done = await cluster.kubectlResult(
         ["wait", "--for=jsonpath={.status.phase}=Succeeded", `pod/${name}`, "--timeout=60s"],
@@ -153,6 +155,9 @@ describe("two hosts", () => {
       if (done.code !== 0) throw new Error(`${name}: ${done.stderr}\n${out}`);
       return out;
     };
+    /** What a pod put on `node` fetches from `url` (busybox wget; its -T segfaults in 1.35). */
+    const fetchFrom = (name: string, node: string, url: string) =>
+      runOn(name, node, ["wget", "-qO-", url]);
     let clientIP = "";
     expect(await fetchFrom("from-2", "host-2", `http://${p1.status.podIP}/`)).toBe(indexPage("v1"));
     // Without NAT: the server saw the client pod's own address (busybox httpd -v logs it).
@@ -172,6 +177,12 @@ describe("two hosts", () => {
       const ep = await json(["get", "endpoints", "picked"]);
       return ep.subsets?.[0]?.addresses?.[0]?.ip === p1.status.podIP;
     }, 30_000);
+    // Pods resolve through the kube-dns address of this cluster's service range.
+    const dns = await json(["get", "service", "kube-dns", "-n", "kube-system"]);
+    expect(dns.spec.clusterIP).toBe("10.96.0.10");
+    expect(await runOn("resolv", "host-2", ["cat", "/etc/resolv.conf"])).toContain(
+      "nameserver 10.96.0.10\n",
+    );
     expect(await fetchFrom("by-name", "host-2", "http://picked/")).toBe(indexPage("v1"));
     await cluster.kubectl(["delete", "service", "picked"]);
   }, 200_000);
