@@ -4,9 +4,18 @@
 // The control plane keeps the pods: a started agent runs them again.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BRIDGE, Cni, NETNS_PREFIX, NFT_TABLE, netnsName, netnsPath } from "./cni.ts";
+import {
+  BRIDGE,
+  bridgeExists,
+  bridgePorts,
+  Cni,
+  NETNS_PREFIX,
+  NFT_TABLE,
+  netnsName,
+  netnsPath,
+} from "./cni.ts";
 import type { Containerd } from "./containerd.ts";
-import { exec, run } from "./exec.ts";
+import { run } from "./exec.ts";
 import { flushRoutes } from "./routes.ts";
 import { tearDownSandbox } from "./sandbox.ts";
 
@@ -53,18 +62,6 @@ export async function agentNftTables(): Promise<string[]> {
   return lines(await run("nft", ["list", "tables"]))
     .map((l) => l.replace(/^table /, ""))
     .filter((t) => t.split(" ")[1] === NFT_TABLE);
-}
-
-export async function bridgeExists(): Promise<boolean> {
-  return (await exec("ip", ["link", "show", BRIDGE])).code === 0;
-}
-
-/** Interfaces attached to the agent's bridge (the host ends of pod veths). */
-export async function bridgePorts(): Promise<string[]> {
-  if (!(await bridgeExists())) return [];
-  return lines(await run("ip", ["-o", "link", "show", "master", BRIDGE])).map(
-    (l) => l.split(":")[1].trim().split("@")[0],
-  );
 }
 
 /** The pod CIDR of the network the agent wrote into `dataDir` (undefined if none). */

@@ -21,6 +21,11 @@ export interface PortMapping {
   protocol: string;
 }
 
+/** The nat chain the pods' masquerade (and its exceptions) live in, as `nft -f` adds it. */
+export const POSTROUTING_CHAIN = `add table ip ${NFT_TABLE}
+add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat; policy accept; }
+`;
+
 export const netnsName = (podUID: string) => `${NETNS_PREFIX}${podUID}`;
 export const netnsPath = (podUID: string) => `/var/run/netns/${netnsName(podUID)}`;
 
@@ -55,11 +60,7 @@ export function networkConfig(dataDir: string, podCIDR: string) {
  */
 export async function ensureMasquerade(podCIDR: string): Promise<void> {
   const comment = `kubeflare pods ${podCIDR}`;
-  await run("nft", ["-f", "-"], {
-    input: `add table ip ${NFT_TABLE}
-add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcnat; policy accept; }
-`,
-  });
+  await run("nft", ["-f", "-"], { input: POSTROUTING_CHAIN });
   const rules = await run("nft", ["list", "chain", "ip", NFT_TABLE, "postrouting"]);
   if (rules.includes(`comment "${comment}"`)) return;
   await run("nft", [
@@ -71,6 +72,19 @@ add chain ip ${NFT_TABLE} postrouting { type nat hook postrouting priority srcna
     ...["ip", "saddr", podCIDR, "ip", "daddr", "!=", podCIDR, "ip", "daddr", "!=", "224.0.0.0/4"],
     ...["masquerade", "comment", `"${comment}"`],
   ]);
+}
+
+export async function bridgeExists(): Promise<boolean> {
+  return (await exec("ip", ["link", "show", BRIDGE])).code === 0;
+}
+
+/** Interfaces attached to the agent's bridge (the host ends of pod veths). */
+export async function bridgePorts(): Promise<string[]> {
+  if (!(await bridgeExists())) return [];
+  return (await run("ip", ["-o", "link", "show", "master", BRIDGE]))
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => l.split(":")[1].trim().split("@")[0]);
 }
 
 /** The pods' gateway: the first address of the pod CIDR, which the bridge holds. */
@@ -86,10 +100,10 @@ export function gatewayOf(podCIDR: string): string {
  */
 export async function ensureBridge(podCIDR: string): Promise<string> {
   const gateway = gatewayOf(podCIDR);
-  if ((await exec("ip", ["link", "show", BRIDGE])).code !== 0) {
+  if (!(await bridgeExists())) {
     const made = await exec("ip", ["link", "add", BRIDGE, "type", "bridge"]);
     // A pod's CNI ADD may have made it meanwhile.
-    if (made.code !== 0 && (await exec("ip", ["link", "show", BRIDGE])).code !== 0)
+    if (made.code !== 0 && !(await bridgeExists()))
       throw new Error(`ip link add ${BRIDGE}: ${made.stderr.trim()}`);
   }
   const prefix = podCIDR.split("/")[1];
@@ -103,8 +117,7 @@ export async function ensureBridge(podCIDR: string): Promise<string> {
   // pods still hang off the bridge.
   const stale = addresses.filter((a) => a !== ours);
   if (stale.length) {
-    const ports = await run("ip", ["-o", "link", "show", "master", BRIDGE]);
-    if (ports.trim())
+    if ((await bridgePorts()).length)
       throw new Error(`${BRIDGE} has ${stale.join(", ")}, not ${ours}, and pods attached to it`);
     for (const a of stale) await run("ip", ["addr", "del", a, "dev", BRIDGE]);
   }

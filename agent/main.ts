@@ -8,6 +8,7 @@
 //     (with the agent stopped: removes its pods' containers and sandboxes, see cleanup.ts)
 import "./v8-flags.ts";
 import { existsSync, readFileSync } from "node:fs";
+import { isIPv4 } from "node:net";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -178,7 +179,7 @@ async function main() {
 async function clusterDnsOf(api: Api): Promise<string> {
   try {
     const ip = (await api.get("/api/v1/namespaces/kube-system/services/kube-dns")).spec?.clusterIP;
-    if (typeof ip === "string" && /^\d+\.\d+\.\d+\.\d+$/.test(ip)) return ip;
+    if (typeof ip === "string" && isIPv4(ip)) return ip;
   } catch {}
   return DEFAULT_CLUSTER_DNS;
 }

@@ -5,6 +5,7 @@
 // `nft -f` transaction, so a reader never sees half of them.
 // Not done: sessionAffinity, externalTrafficPolicy/internalTrafficPolicy Local, externalIPs,
 // LoadBalancer ingress IPs; only IPv4.
+import { isIPv4 } from "node:net";
 import { NFT_TABLE } from "./cni.ts";
 import { run } from "./exec.ts";
 import type { ServiceWatcher, WatchedKind } from "./service-watch.ts";
@@ -33,8 +34,7 @@ export interface ClusterDns {
 
 const keyOf = (o: any) => `${o.metadata.namespace}/${o.metadata.name}`;
 
-const isIPv4 = (ip: unknown): ip is string =>
-  typeof ip === "string" && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
+const isIPv4Address = (ip: unknown): ip is string => typeof ip === "string" && isIPv4(ip);
 
 interface Port {
   name: string;
@@ -57,7 +57,7 @@ function endpointsOf(svc: any, port: Port, slices: any[]): string[] {
     for (const e of s.endpoints ?? []) {
       if (e.conditions?.ready === false) continue;
       const ip = e.addresses?.[0];
-      if (isIPv4(ip)) out.add(`${ip} . ${p.port}`);
+      if (isIPv4Address(ip)) out.add(`${ip} . ${p.port}`);
     }
   }
   return [...out].sort();
@@ -113,7 +113,7 @@ export function renderProxyRules(
     // kube-dns existed keeps its other ports.
     const isKubeDns = svc.metadata.namespace === "kube-system" && svc.metadata.name === "kube-dns";
     if (clusterDns && spec.clusterIP === clusterDns.ip && isKubeDns) continue;
-    const ips: string[] = (spec.clusterIPs ?? [spec.clusterIP]).filter(isIPv4);
+    const ips: string[] = (spec.clusterIPs ?? [spec.clusterIP]).filter(isIPv4Address);
     for (const sp of spec.ports ?? []) {
       const port: Port = {
         name: sp.name ?? "",

@@ -4,8 +4,9 @@
 // each other's pods; across other routers it would take an overlay, which this does not do.
 // The routes carry their own protocol number, so the agent (and killall) finds exactly its own.
 // Traffic between pods keeps its addresses (no masquerade to peers' pod CIDRs).
+import { isIPv4 } from "node:net";
 import { type Api, informer } from "./api.ts";
-import { NFT_TABLE } from "./cni.ts";
+import { NFT_TABLE, POSTROUTING_CHAIN } from "./cni.ts";
 import { exec, run } from "./exec.ts";
 
 /** `ip route … proto 75`: routes this agent owns. */
@@ -23,7 +24,7 @@ export function peersOf(nodes: any[], self: string): PeerRoute[] {
     if (n.metadata?.name === self) continue;
     const podCIDR = n.spec?.podCIDR;
     const nodeIP = (n.status?.addresses ?? []).find((a: any) => a.type === "InternalIP")?.address;
-    if (typeof podCIDR === "string" && typeof nodeIP === "string" && !nodeIP.includes(":"))
+    if (typeof podCIDR === "string" && typeof nodeIP === "string" && isIPv4(nodeIP))
       out.push({ podCIDR, nodeIP });
   }
   return out.sort((a, b) => a.podCIDR.localeCompare(b.podCIDR));
@@ -78,9 +79,7 @@ export async function syncPeerSet(cidrs: string[]): Promise<void> {
   const t = `ip ${NFT_TABLE}`;
   const elements = cidrs.length ? `add element ${t} peer-pods { ${cidrs.join(", ")} }\n` : "";
   await run("nft", ["-f", "-"], {
-    input: `add table ${t}
-add chain ${t} postrouting { type nat hook postrouting priority srcnat; policy accept; }
-add set ${t} peer-pods { type ipv4_addr; flags interval; }
+    input: `${POSTROUTING_CHAIN}add set ${t} peer-pods { type ipv4_addr; flags interval; }
 flush set ${t} peer-pods
 ${elements}`,
   });

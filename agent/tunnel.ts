@@ -157,15 +157,26 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
     );
   const control = (s: WebSocket, f: UpFrame) => send(s, JSON.stringify(f)).catch(() => {});
 
+  /** A stream served on `s`, with a full window. */
+  const openStream = (s: WebSocket, id: number): Served => {
+    const st: Served = { sock: s, abort: new AbortController(), credit: WINDOW_BYTES, waiters: [] };
+    streams.set(id, st);
+    return st;
+  };
+
+  /** Sends one data frame once the window has room for it; false when the stream was stopped. */
+  const sendWithin = async (st: Served, id: number, payload: Uint8Array): Promise<boolean> => {
+    while (st.credit < payload.length && !st.abort.signal.aborted)
+      await new Promise<void>((r) => st.waiters.push(r));
+    if (st.abort.signal.aborted) return false;
+    st.credit -= payload.length;
+    await send(st.sock, dataFrame(id, payload));
+    return true;
+  };
+
   const serveLogs = async (s: WebSocket, q: LogQuery & { id: number }) => {
-    const st: Served = {
-      sock: s,
-      abort: new AbortController(),
-      credit: WINDOW_BYTES,
-      waiters: [],
-    };
+    const st = openStream(s, q.id);
     const { signal } = st.abort;
-    streams.set(q.id, st);
     let started = false;
     try {
       const path = await findLog(opts.dataDir, q);
@@ -186,14 +197,8 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
       started = true;
       await control(s, { type: "start", id: q.id });
       for await (const chunk of lines) {
-        for (let off = 0; off < chunk.length; off += MAX_CHUNK_BYTES) {
-          const piece = chunk.subarray(off, off + MAX_CHUNK_BYTES);
-          while (st.credit < piece.length && !signal.aborted)
-            await new Promise<void>((r) => st.waiters.push(r));
-          if (signal.aborted) return;
-          st.credit -= piece.length;
-          await send(s, dataFrame(q.id, piece));
-        }
+        for (let off = 0; off < chunk.length; off += MAX_CHUNK_BYTES)
+          if (!(await sendWithin(st, q.id, chunk.subarray(off, off + MAX_CHUNK_BYTES)))) return;
       }
       if (!signal.aborted) await control(s, { type: "end", id: q.id });
     } catch (err) {
@@ -215,25 +220,15 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
   const sendChannel = async (st: Served, id: number, channel: number, data: Uint8Array) => {
     for (let off = 0; off < data.length; off += MAX_CHUNK_BYTES - 1) {
       const piece = data.subarray(off, off + MAX_CHUNK_BYTES - 1);
-      while (st.credit < piece.length && !st.abort.signal.aborted)
-        await new Promise<void>((r) => st.waiters.push(r));
-      if (st.abort.signal.aborted) return;
-      st.credit -= piece.length;
       const payload = new Uint8Array(piece.length + 1);
       payload[0] = channel;
       payload.set(piece, 1);
-      await send(st.sock, dataFrame(id, payload));
+      if (!(await sendWithin(st, id, payload))) return;
     }
   };
 
   const serveExec = async (s: WebSocket, q: ExecQuery & { id: number }) => {
-    const st: Served = {
-      sock: s,
-      abort: new AbortController(),
-      credit: WINDOW_BYTES,
-      waiters: [],
-    };
-    streams.set(q.id, st);
+    const st = openStream(s, q.id);
     let proc: ChildProcessWithoutNullStreams | undefined;
     let failure = { code: 404, message: `container not found ("${q.container}")` };
     try {

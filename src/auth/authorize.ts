@@ -4,7 +4,7 @@ import { ApiError } from "../k8s/errors.ts";
 import type { DB } from "../store/db.ts";
 import type { UserInfo } from "./authenticate.ts";
 import { authorizeNode, authorizeNodePath } from "./node-authorizer.ts";
-import { authorizeRbac, canDo, isMaster, type RequestAttributes } from "./rbac.ts";
+import { authorizeRbac, canDo, isMaster, isPath, type RequestAttributes } from "./rbac.ts";
 
 const isForbidden = (err: unknown): err is ApiError => err instanceof ApiError && err.code === 403;
 
@@ -13,7 +13,7 @@ export async function authorize(db: DB, user: UserInfo, a: RequestAttributes): P
   if (isMaster(user)) return;
   if (!user.node) return authorizeRbac(db, user, a);
   try {
-    if ("path" in a) authorizeNodePath(user.node.name, a.verb, a.path);
+    if (isPath(a)) authorizeNodePath(user.node.name, a.verb, a.path);
     else await authorizeNode(db, user.node.name, a);
   } catch (err) {
     // The node authorizer's refusal says more than RBAC's would.

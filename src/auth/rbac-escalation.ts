@@ -5,11 +5,10 @@
 
 import { ApiError, notFound } from "../k8s/errors.ts";
 import type { Admit } from "../resources/admission.ts";
-import type { KObject } from "../resources/types.ts";
 import type { DB } from "../store/db.ts";
 import { policyObjects } from "../store/policy.ts";
 import type { UserInfo } from "./authenticate.ts";
-import { canDo, type Rule, ruleAllows, rulesOf } from "./rbac.ts";
+import { allows, type Rule, ruleAllows, rulesOf } from "./rbac.ts";
 
 const GROUP = "rbac.authorization.k8s.io";
 
@@ -47,52 +46,43 @@ function refusal(resource: string, name: string, user: UserInfo, what: string, m
   );
 }
 
-/** The rules of the role a binding names; undefined when that role does not exist. */
-async function referencedRules(
-  db: DB,
-  binding: KObject,
-  namespace: string,
-): Promise<Rule[] | undefined> {
-  const ref = binding.roleRef ?? {};
-  const p = await policyObjects(db, namespace || undefined);
-  const roles = ref.kind === "Role" ? p.roles : p.clusterRoles;
-  const role = roles.find((r) => r.metadata?.name === ref.name);
-  return role ? (role.rules ?? []) : undefined;
-}
-
-/** Admission for a user's writes of RBAC objects (system:masters and nodes never get here). */
+/** Admission for a user's writes of RBAC objects (system:masters never get here). */
 export function escalationCheck(db: DB, user: UserInfo): Admit {
   return async (s, o, old) => {
     if (s.info.group !== GROUP) return;
-    const namespace: string = s.info.namespaced ? (o.metadata?.namespace ?? "") : "";
-    const name: string = o.metadata?.name ?? "";
     const resource = s.info.plural;
-    const held = async () => rulesOf(await policyObjects(db, namespace || undefined), user);
-    if (resource === "roles" || resource === "clusterroles") {
-      const missing = uncovered(await held(), o.rules ?? []);
-      if (!missing.length) return;
-      if (await canDo(db, user, { verb: "escalate", group: GROUP, resource, namespace, name }))
-        return;
-      throw refusal(resource, name, user, "grant RBAC permissions not currently held", missing);
-    }
+    const isRole = resource === "roles" || resource === "clusterroles";
     // A binding whose subjects and role stay as they were (a label, say) grants nothing new.
     const same = (a: unknown, b: unknown) =>
       JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-    if (old && same(old.roleRef, o.roleRef) && same(old.subjects, o.subjects)) return;
+    if (!isRole && old && same(old.roleRef, o.roleRef) && same(old.subjects, o.subjects)) return;
+    const namespace: string = s.info.namespaced ? (o.metadata?.namespace ?? "") : "";
+    const name: string = o.metadata?.name ?? "";
+    // One read of the policy answers every question below.
+    const p = await policyObjects(db, namespace || undefined);
+    const scope = namespace || undefined;
+    if (isRole) {
+      const missing = uncovered(rulesOf(p, user), o.rules ?? []);
+      if (!missing.length) return;
+      const escalate = { verb: "escalate", group: GROUP, resource, namespace: scope, name };
+      if (allows(p, user, escalate)) return;
+      throw refusal(resource, name, user, "grant RBAC permissions not currently held", missing);
+    }
     const roleResource = o.roleRef?.kind === "Role" ? "roles" : "clusterroles";
+    const roleName = String(o.roleRef?.name ?? "");
     const bind = {
       verb: "bind",
       group: GROUP,
       resource: roleResource,
-      namespace: namespace || undefined,
-      name: o.roleRef?.name,
+      namespace: scope,
+      name: roleName,
     };
-    if (await canDo(db, user, bind)) return;
-    const rules = await referencedRules(db, o, namespace);
+    if (allows(p, user, bind)) return;
+    const roles = roleResource === "roles" ? p.roles : p.clusterRoles;
+    const role = roles.find((r) => r.metadata?.name === roleName);
     // Binding a role that does not exist (yet) would grant whatever it later holds.
-    if (!rules)
-      throw notFound({ group: GROUP, resource: roleResource }, String(o.roleRef?.name ?? ""));
-    const missing = uncovered(await held(), rules);
+    if (!role) throw notFound({ group: GROUP, resource: roleResource }, roleName);
+    const missing = uncovered(rulesOf(p, user), role.rules ?? []);
     if (missing.length)
       throw refusal(resource, name, user, "grant RBAC permissions not currently held", missing);
   };

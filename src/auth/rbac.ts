@@ -17,7 +17,7 @@ export interface PathAttributes {
 
 export type RequestAttributes = Attributes | PathAttributes;
 
-const isPath = (a: RequestAttributes): a is PathAttributes => "path" in a;
+export const isPath = (a: RequestAttributes): a is PathAttributes => "path" in a;
 
 export type Rule = {
   verbs?: string[];

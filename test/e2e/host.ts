@@ -18,13 +18,8 @@ import { root } from "./cluster.ts";
 
 /** containerd namespace the agent runs its pods in. */
 export const NAMESPACE = "kubeflare";
-export {
-  agentNetns,
-  agentNftTables,
-  bridgeExists,
-  bridgePorts,
-  cleanupNetwork,
-} from "../../agent/cleanup.ts";
+export { agentNetns, agentNftTables, cleanupNetwork } from "../../agent/cleanup.ts";
+export { bridgeExists, bridgePorts } from "../../agent/cni.ts";
 export { mountsUnder } from "../../scripts/node-cleanup.ts";
 /** The agent's bridge, the prefix of its network namespaces (under /run/netns), its nftables table. */
 export { BRIDGE, NETNS_PREFIX, NFT_TABLE };

@@ -7,7 +7,7 @@ import * as rest from "../../resources/rest.ts";
 import type { KObject, Strategy } from "../../resources/types.ts";
 import { boolQuery, type C, query, storeCtx } from "../context.ts";
 import type { ResourcePath } from "../paths.ts";
-import { pickContainer } from "./pod-log.ts";
+import { containerStatus, pickContainer } from "./pod-log.ts";
 
 /** The streaming protocols spoken, preferred first (v5 adds closing stdin). */
 const PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -21,11 +21,7 @@ export async function podExec(c: C, s: Strategy, p: ResourcePath): Promise<Respo
   const node = pod.spec?.nodeName;
   if (!node) throw badRequest(`pod ${name} does not have a host assigned`);
   const container = pickContainer(pod, query(c, "container") || undefined);
-  const status = [
-    ...(pod.status?.containerStatuses ?? []),
-    ...(pod.status?.initContainerStatuses ?? []),
-  ].find((x: KObject) => x.name === container);
-  if (!status?.state?.running)
+  if (!containerStatus(pod, container)?.state?.running)
     throw badRequest(`unable to upgrade connection: container not found ("${container}")`);
   const command = c.req.queries("command") ?? [];
   if (!command.length) throw badRequest("you must specify at least one command for the container");

@@ -84,6 +84,16 @@ export function pickContainer(pod: KObject, container: string | undefined): stri
   );
 }
 
+/** What the node last reported of a container (regular, init or ephemeral), if anything. */
+export function containerStatus(pod: KObject, container: string): KObject | undefined {
+  const st = pod.status ?? {};
+  return [
+    ...(st.containerStatuses ?? []),
+    ...(st.initContainerStatuses ?? []),
+    ...(st.ephemeralContainerStatuses ?? []),
+  ].find((s: KObject) => s.name === container);
+}
+
 /**
  * The kubelet's validateContainerLogStatus, on the status the node reported: throws when there
  * is no log to show, else says whether the container runs (only then is there more to follow).
@@ -91,12 +101,7 @@ export function pickContainer(pod: KObject, container: string | undefined): stri
 function checkLogStatus(pod: KObject, container: string, previous: boolean): boolean {
   const pod_ = JSON.stringify(pod.metadata.name);
   const c_ = JSON.stringify(container);
-  const st = pod.status ?? {};
-  const status: KObject | undefined = [
-    ...(st.containerStatuses ?? []),
-    ...(st.initContainerStatuses ?? []),
-    ...(st.ephemeralContainerStatuses ?? []),
-  ].find((s: KObject) => s.name === container);
+  const status = containerStatus(pod, container);
   const fail = (why: string) => badRequest(`container ${c_} in pod ${pod_} ${why}`);
   // Nothing reported yet: the node is still creating it.
   if (!status) throw fail("is waiting to start: ContainerCreating");

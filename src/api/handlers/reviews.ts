@@ -1,5 +1,6 @@
 // The review kinds (pkg/registry/authentication, pkg/registry/authorization): created, answered in
 // the response's status, stored nowhere. `kubectl auth whoami` and `kubectl auth can-i` ask them.
+import { decodeJwt } from "jose";
 import { authenticateToken, type UserInfo } from "../../auth/authenticate.ts";
 import { decide } from "../../auth/authorize.ts";
 import { isMaster, type RequestAttributes, rulesOf } from "../../auth/rbac.ts";
@@ -75,7 +76,7 @@ async function tokenReview(c: C, spec: KObject) {
 /** The audiences an authenticated token is for: a JWT's `aud`, else the API's. */
 function audiencesOf(token: string): string[] {
   try {
-    const aud = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).aud;
+    const { aud } = decodeJwt(token);
     return aud === undefined ? API_AUDIENCES : ([] as string[]).concat(aud);
   } catch {
     return API_AUDIENCES;
