@@ -15,12 +15,23 @@ export type PathElement =
   | { index: number };
 export type Path = PathElement[];
 
+// A key or value element's identity is Go-style JSON, which is dear to build; the same element
+// object is asked for it many times in one write (every path through a list item).
+const ids = new WeakMap<PathElement, string>();
+
 /** The element as fieldsV1 spells it; also its identity. */
 export function peId(pe: PathElement): string {
   if ("field" in pe) return `f:${pe.field}`;
-  if ("key" in pe) return `k:{${pe.key.map(([k, v]) => `${goJson(k)}:${goJson(v)}`).join(",")}}`;
-  if ("value" in pe) return `v:${goJson(pe.value)}`;
-  return `i:${pe.index}`;
+  if ("index" in pe) return `i:${pe.index}`;
+  let id = ids.get(pe);
+  if (id === undefined) {
+    id =
+      "key" in pe
+        ? `k:{${pe.key.map(([k, v]) => `${goJson(k)}:${goJson(v)}`).join(",")}}`
+        : `v:${goJson(pe.value)}`;
+    ids.set(pe, id);
+  }
+  return id;
 }
 
 function parsePe(s: string): PathElement | undefined {
@@ -117,25 +128,25 @@ export class FieldSet {
 
   insert(path: Path): void {
     if (path.length === 0) return;
-    const [head, ...rest] = path;
-    const id = peId(head);
-    if (rest.length === 0) {
-      this.members.set(id, head);
-      return;
+    let set: FieldSet = this;
+    for (let i = 0; i < path.length - 1; i++) {
+      const id = peId(path[i]);
+      let c = set.children.get(id);
+      if (!c) {
+        c = { pe: path[i], set: new FieldSet() };
+        set.children.set(id, c);
+      }
+      set = c.set;
     }
-    let c = this.children.get(id);
-    if (!c) {
-      c = { pe: head, set: new FieldSet() };
-      this.children.set(id, c);
-    }
-    c.set.insert(rest);
+    const last = path[path.length - 1];
+    set.members.set(peId(last), last);
   }
 
   has(path: Path): boolean {
     if (path.length === 0) return false;
-    const id = peId(path[0]);
-    if (path.length === 1) return this.members.has(id);
-    return this.children.get(id)?.set.has(path.slice(1)) ?? false;
+    let set: FieldSet | undefined = this;
+    for (let i = 0; i < path.length - 1 && set; i++) set = set.children.get(peId(path[i]))?.set;
+    return set?.members.has(peId(path[path.length - 1])) ?? false;
   }
 
   /** The paths below `pe`, without it (fieldpath's WithPrefix). */
@@ -807,6 +818,15 @@ export function withoutManagedFields(o: unknown): JsonMap {
   return copy;
 }
 
+/** The object without metadata.managedFields, sharing the rest: for reads only (no deep copy). */
+function withoutManagedFieldsView(o: unknown): JsonMap {
+  const obj = (o ?? {}) as JsonMap;
+  const meta = obj.metadata;
+  if (typeof meta !== "object" || meta === null || !("managedFields" in meta)) return obj;
+  const { managedFields: _, ...rest } = meta as JsonMap;
+  return { ...obj, metadata: rest };
+}
+
 /**
  * The managedFields to store after a create (`old` undefined), update or patch by `manager`:
  * the writer takes ownership of every field it set or changed. An empty list means none.
@@ -836,8 +856,8 @@ export function updateManagedFields(
   try {
     recordUpdate(
       typer,
-      withoutManagedFields(old),
-      withoutManagedFields(next),
+      withoutManagedFieldsView(old),
+      withoutManagedFieldsView(next),
       typer.root(defName),
       resetFilter(opts.subresource, opts.resetFields),
       managed,
