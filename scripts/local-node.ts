@@ -125,7 +125,8 @@ export async function startLocalNode(o: {
       "--insecure-skip-tls-verify",
       ...(o.registries ? ["--registries", o.registries] : []),
     ],
-    { stdio: ["ignore", fd, fd] },
+    // As install.sh starts it.
+    { stdio: ["ignore", fd, fd], env: { MALLOC_ARENA_MAX: "1", ...process.env } },
   );
   closeSync(fd);
   const alive = () => agent.exitCode === null && agent.signalCode === null;

@@ -195,7 +195,8 @@ export function startAgent(o: AgentOptions): Agent {
   const child = spawn(cmd, args, {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
-    env: o.env ?? process.env,
+    // As install.sh starts it.
+    env: o.env ?? { MALLOC_ARENA_MAX: "1", ...process.env },
   });
   return watchAgent(child);
 }

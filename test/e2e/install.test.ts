@@ -224,6 +224,7 @@ describe("install.sh with everything in place", () => {
       ].join(" "),
     );
     expect(text).not.toContain(token);
+    expect(text).toMatch(/^Environment=MALLOC_ARENA_MAX=1$/m);
     expect(readFileSync(`${unit}.env`, "utf8")).toBe(`KUBEFLARE_TOKEN=${token}\n`);
     expect(statSync(`${unit}.env`).mode & 0o777).toBe(0o600);
     const verify = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
@@ -249,6 +250,10 @@ describe("install.sh with everything in place", () => {
         throw new Error(`${err}\n${agent.output()}`);
       });
       expect(cmdline).toContain("--node-name");
+      // One malloc arena keeps the agent's native memory small after bursts.
+      expect(readFileSync(`/proc/${agent.pid}/environ`, "utf8").split("\0")).toContain(
+        "MALLOC_ARENA_MAX=1",
+      );
       expect(readFileSync(join(installDir, "kubeflare-agent.mjs"))).toEqual(
         readFileSync(join(root, "public/agent/kubeflare-agent.mjs")),
       );
