@@ -1,8 +1,10 @@
 // The store context controllers write through: the same pipeline and pokes as API requests.
 import type { Env } from "../env.ts";
+import { ApiError } from "../k8s/errors.ts";
 import { admission, defaultTolerationSeconds } from "../resources/admission.ts";
 import { allocateFor } from "../resources/allocate.ts";
-import type { Committed, Ctx } from "../resources/rest.ts";
+import { strategyFor } from "../resources/registry.ts";
+import { type Committed, type Ctx, create } from "../resources/rest.ts";
 import { openDb } from "../store/db.ts";
 import type { Key } from "../store/objects.ts";
 import { configureSealing } from "../store/sealing.ts";
@@ -11,13 +13,30 @@ import { pokeCallsFor, pokeHub, pokesFor } from "./pokes.ts";
 function storeCtx(env: Env, onCommit: (c: Committed) => void): Ctx {
   configureSealing(env.SECRETS_KEY);
   const db = openDb(env.DB);
-  return {
+  const ctx: Ctx = {
     db,
     now: () => new Date(),
     onCommit,
     allocate: (s, o, old) => allocateFor(db, env, s, o, old),
-    admit: admission(db, defaultTolerationSeconds(env), env.SERVICE_ACCOUNT_KEY),
   };
+  // A pod that needs its namespace's default account before the namespace lifecycle object
+  // made it has it made through this same context.
+  const makeDefaultAccount = async (namespace: string) => {
+    const accounts = strategyFor("", "serviceaccounts");
+    if (!accounts) return;
+    try {
+      await create(ctx, accounts, namespace, { metadata: { name: "default" } });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 409)) throw err;
+    }
+  };
+  ctx.admit = admission(
+    db,
+    defaultTolerationSeconds(env),
+    env.SERVICE_ACCOUNT_KEY,
+    makeDefaultAccount,
+  );
+  return ctx;
 }
 
 /** An API request's context: its pokes go out as it commits, coalesced across requests. */

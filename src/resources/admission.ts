@@ -6,7 +6,11 @@
 // the pod itself.
 import type { Env } from "../env.ts";
 import type { DB } from "../store/db.ts";
-import { fillTokenSecret, mountServiceAccountToken } from "./serviceaccount-admission.ts";
+import {
+  fillTokenSecret,
+  type MakeDefaultAccount,
+  mountServiceAccountToken,
+} from "./serviceaccount-admission.ts";
 import type { KObject, Strategy } from "./types.ts";
 
 export const NOT_READY = "node.kubernetes.io/not-ready";
@@ -33,12 +37,17 @@ export const chain =
 const isObject = (v: unknown): v is KObject => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** The admission chain: default toleration `seconds`, ServiceAccount tokens signed with the key. */
-export function admission(db: DB, seconds: number, signingKey?: string): Admit {
+export function admission(
+  db: DB,
+  seconds: number,
+  signingKey?: string,
+  makeDefaultAccount?: MakeDefaultAccount,
+): Admit {
   return async (s, o, old) => {
     if (s.info.group !== "") return;
     if (s.info.kind === "Secret") await fillTokenSecret(db, signingKey, s, o);
     if (s.info.kind !== "Pod") return;
-    await mountServiceAccountToken(db, s, o, old);
+    await mountServiceAccountToken(db, s, o, old, makeDefaultAccount);
     addDefaultTolerations(o, seconds);
   };
 }

@@ -4,6 +4,7 @@
 // in every container at the path client libraries read.
 // The kube-root-ca.crt source Kubernetes adds is left out: the API's certificate is a public one.
 import { issueLegacy, signingKey } from "../auth/service-account-token.ts";
+import { ApiError } from "../k8s/errors.ts";
 import type { DB } from "../store/db.ts";
 import { getObject } from "../store/objects.ts";
 import { randomSuffix } from "./rest.ts";
@@ -15,26 +16,62 @@ const TOKEN_SECONDS = 3607;
 
 const isObject = (v: unknown): v is KObject => !!v && typeof v === "object" && !Array.isArray(v);
 
-/** An account's automountServiceAccountToken, cached a few seconds (pods come in bursts). */
+/** Found accounts, cached a few seconds (pods come in bursts); a missing one is asked again. */
 const CACHE_MS = 5_000;
 const cache = new Map<string, { automount: boolean | undefined; until: number }>();
 
-async function accountAutomount(db: DB, namespace: string, name: string) {
+async function lookupAccount(db: DB, namespace: string, name: string) {
   const key = `${namespace}/${name}`;
   const now = Date.now();
   const hit = cache.get(key);
-  if (hit && hit.until > now) return hit.automount;
+  if (hit && hit.until > now) return hit;
   const sa = await getObject(db, { resource: "serviceaccounts", namespace, name });
-  const automount = sa?.object.automountServiceAccountToken as boolean | undefined;
+  if (!sa) return undefined;
+  const found = {
+    automount: sa.object.automountServiceAccountToken as boolean | undefined,
+    until: now + CACHE_MS,
+  };
   if (cache.size >= 1_000) cache.clear();
-  cache.set(key, { automount, until: now + CACHE_MS });
-  return automount;
+  cache.set(key, found);
+  return found;
 }
 
-export async function mountServiceAccountToken(db: DB, s: Strategy, pod: KObject, old?: KObject) {
+/** Makes a namespace's `default` ServiceAccount (the serviceaccounts controller's job). */
+export type MakeDefaultAccount = (namespace: string) => Promise<void>;
+
+/**
+ * A new pod runs as an account that exists (403 otherwise, as Kubernetes answers). A namespace's
+ * `default` account is made here when a pod needs it before the namespace lifecycle object has
+ * made it: Kubernetes waits for its controller up to a few seconds; this never races it.
+ */
+export async function mountServiceAccountToken(
+  db: DB,
+  s: Strategy,
+  pod: KObject,
+  old?: KObject,
+  makeDefault?: MakeDefaultAccount,
+) {
   if (old || s.info.kind !== "Pod" || s.info.group !== "") return;
   const spec = pod.spec;
-  if (!isObject(spec) || spec.automountServiceAccountToken === false) return;
+  if (!isObject(spec)) return;
+  const namespace = pod.metadata?.namespace ?? "";
+  const account = spec.serviceAccountName || "default";
+  let found = await lookupAccount(db, namespace, account);
+  if (!found && account === "default" && makeDefault) {
+    await makeDefault(namespace);
+    found = await lookupAccount(db, namespace, account);
+  }
+  if (!found) {
+    const name = String(pod.metadata?.name ?? "");
+    throw new ApiError(
+      403,
+      "Forbidden",
+      `pods "${name}" is forbidden: error looking up service account ${namespace}/${account}: serviceaccount "${account}" not found`,
+      { name, kind: "pods" },
+    );
+  }
+  if (spec.automountServiceAccountToken === false) return;
+  if (spec.automountServiceAccountToken === undefined && found.automount === false) return;
   const containers = [spec.initContainers, spec.containers]
     .flatMap((l) => (Array.isArray(l) ? l : []))
     .filter(isObject);
@@ -43,11 +80,6 @@ export async function mountServiceAccountToken(db: DB, s: Strategy, pod: KObject
     c.volumeMounts.some((m: KObject) => isObject(m) && m.mountPath === TOKEN_MOUNT_PATH);
   const needing = containers.filter((c) => !mounted(c));
   if (!needing.length) return;
-  const namespace = pod.metadata?.namespace ?? "";
-  const account = spec.serviceAccountName || "default";
-  if (spec.automountServiceAccountToken === undefined) {
-    if ((await accountAutomount(db, namespace, account)) === false) return;
-  }
   const name = `kube-api-access-${randomSuffix()}`;
   spec.volumes = [
     ...(Array.isArray(spec.volumes) ? spec.volumes : []),

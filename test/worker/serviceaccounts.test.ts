@@ -259,6 +259,23 @@ describe("ServiceAccount admission", () => {
     expect(own.spec.containers[0].volumeMounts).toHaveLength(1);
     expect(own.spec.containers[1].volumeMounts).toHaveLength(1);
   });
+
+  it("refuses a pod whose account does not exist, and admits it once the account does", async () => {
+    const spec = { serviceAccountName: "ghost", containers: [c("a")] };
+    const res = await call("POST", podsPath, { metadata: { name: "haunted" }, spec });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({
+      kind: "Status",
+      reason: "Forbidden",
+      message:
+        'pods "haunted" is forbidden: error looking up service account sa-tokens/ghost: serviceaccount "ghost" not found',
+      details: { name: "haunted", kind: "pods" },
+    });
+    expect((await call("GET", `${podsPath}/haunted`)).status).toBe(404);
+    expect((await call("POST", SA, { metadata: { name: "ghost" } })).status).toBe(201);
+    const p = await created("haunted", spec);
+    expect(p.spec.serviceAccountName).toBe("ghost");
+  });
 });
 
 describe("default ServiceAccounts", () => {
