@@ -1,5 +1,6 @@
 // containerd through its CLI `ctr`, in the agent's own containerd namespace.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { readFile, readlink } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { type ExecResult, exec, run } from "./exec.ts";
 import { reachable } from "./reachable.ts";
@@ -130,6 +131,22 @@ export class Containerd {
     return spawn("script", ["-qfec", line, "/dev/null"]);
   }
 
+  /**
+   * Sets the terminal size of a `spawnExec(…, true)` command: stty on the pseudo-terminal
+   * `script` made; ctr passes the change (SIGWINCH) on to the process in the container. The
+   * first size may come before `script` has started ctr: it waits a little for the terminal.
+   */
+  async resizeExec(pid: number, size: { width: number; height: number }): Promise<void> {
+    for (let waited = 0; waited <= 2_000; waited += 25) {
+      const pty = await terminalOfChild(pid);
+      if (pty) {
+        await run("stty", ["-F", pty, "rows", String(size.height), "cols", String(size.width)]);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
   /** The image's config (Entrypoint, Cmd, Env, WorkingDir), read from the content store. */
   async imageConfig(ref: string): Promise<any> {
     const digest = (await this.images()).get(ref);
@@ -186,4 +203,14 @@ export class Containerd {
       child?.kill();
     };
   }
+}
+
+/** The pseudo-terminal a child of `pid` has as its stdin (script(1)'s), if one has started. */
+async function terminalOfChild(pid: number): Promise<string | undefined> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+  for (const child of children.split(" ").filter(Boolean)) {
+    const stdin = await readlink(`/proc/${child}/fd/0`).catch(() => "");
+    if (stdin.startsWith("/dev/pts/")) return stdin;
+  }
+  return undefined;
 }

@@ -154,6 +154,7 @@ async function main() {
       const id = pods.runningContainer(q.uid, q.container);
       return id ? containerd.spawnExec(id, q.command, q.tty) : undefined;
     },
+    resize: (pid, size) => containerd.resizeExec(pid, size),
   });
 
   const shutdown = () => {

@@ -14,7 +14,7 @@ import {
   type UpFrame,
   WINDOW_BYTES,
 } from "../src/k8s/tunnel-protocol.ts";
-import { startTunnel, tunnelUrl } from "./tunnel.ts";
+import { startTunnel, terminalSize, tunnelUrl } from "./tunnel.ts";
 
 let dataDir: string;
 let server: WebSocketServer;
@@ -174,6 +174,13 @@ describe("the agent's tunnel", () => {
     request(second.ws, logs(5));
     await until(() => control(second.frames, 5).includes("end"));
     expect(dataOf(second.frames, 5).toString()).toBe("again\n");
+  });
+
+  it("reads kubectl's terminal size messages and ignores malformed ones", () => {
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    expect(terminalSize(bytes('{"Width":120,"Height":40}'))).toEqual({ width: 120, height: 40 });
+    for (const bad of ['{"Width":0,"Height":40}', '{"Width":"80","Height":24}', "{", "[]"])
+      expect(terminalSize(bytes(bad))).toBeUndefined();
   });
 
   it("builds the tunnel URL from the server's", () => {

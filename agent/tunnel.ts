@@ -36,6 +36,24 @@ export interface TunnelOptions {
   containerRunning?: (t: LogTarget) => boolean | Promise<boolean>;
   /** Starts `kubectl exec`'s command; undefined when the container does not run here. */
   exec?: (q: ExecQuery) => ChildProcessWithoutNullStreams | undefined;
+  /** Sets the terminal size of an exec started with a terminal. */
+  resize?: (pid: number, size: TerminalSize) => Promise<void>;
+}
+
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/** kubectl's resize message ({"Width":80,"Height":24}), or undefined when it is not one. */
+export function terminalSize(data: Uint8Array): TerminalSize | undefined {
+  try {
+    const { Width: width, Height: height } = JSON.parse(new TextDecoder().decode(data));
+    const ok = (n: unknown) => Number.isInteger(n) && (n as number) > 0 && (n as number) <= 65535;
+    return ok(width) && ok(height) ? { width, height } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const PING_MS = 20_000;
@@ -242,9 +260,26 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
       await control(s, { type: "error", id: q.id, ...failure });
       return;
     }
+    // Resizes run one at a time, the latest size last; those in between are skipped.
+    let size: TerminalSize | undefined;
+    let resizing = false;
+    const resize = async () => {
+      resizing = true;
+      for (let next = size; next; next = size) {
+        size = undefined;
+        await opts.resize?.(proc.pid as number, next).catch((err) => {
+          log(`tunnel: resize in ${q.namespace}/${q.pod}/${q.container}: ${err.message}`);
+        });
+      }
+      resizing = false;
+    };
     st.input = (data) => {
       if (data[0] === CHANNEL.stdin) proc.stdin.write(data.subarray(1));
       else if (data[0] === CHANNEL.close && data[1] === CHANNEL.stdin) proc.stdin.end();
+      else if (data[0] === CHANNEL.resize && q.tty && proc.pid) {
+        size = terminalSize(data.subarray(1)) ?? size;
+        if (!resizing) void resize();
+      }
     };
     st.abort.signal.addEventListener("abort", () => proc.kill("SIGKILL"));
     proc.stdin.on("error", () => {});

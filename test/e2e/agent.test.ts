@@ -342,6 +342,12 @@ describe("host agent", () => {
     expect(tty.status).toBe(0);
     expect(tty.stdout).toMatch(/terminal\r+\n/);
     expect(tty.stdout).not.toContain("resize pty");
+    // kubectl sends its terminal's size, and the command's terminal takes it.
+    const sizedLine = `stty rows 33 cols 77; kubectl --kubeconfig ${cluster.kubeconfig} exec -it ${name} -- sh -c 'sleep 1; busybox stty size'`;
+    const sized = spawnSync("script", ["-qec", sizedLine, "/dev/null"], { encoding: "utf8" });
+    expect(sized.status).toBe(0);
+    // (The outer terminal echoes two NULs before it.)
+    expect(sized.stdout).toMatch(/(^|[^\d])33 77\r*$/m);
     const missing = await cluster.kubectlResult(["exec", name, "-c", "nope", "--", "true"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("container nope is not valid for pod");
