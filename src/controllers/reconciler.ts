@@ -87,9 +87,13 @@ export abstract class Reconciler extends DurableObject<Env> {
     }
     if (next === undefined) return;
     if (next === "gone") {
-      // The object is gone: forget it, leaving no alarm behind.
+      // A poke during the pass set an alarm: what it announced (a Service made in a namespace
+      // that had none) may be what this pass did not see. The alarm's pass looks again.
+      if ((await this.ctx.storage.getAlarm()) !== null) return;
+      // The object is gone: forget it. The alarm has fired, so its key is all this object
+      // stores (deleteAll cost more: a namespace without Services lands here on every poke).
       this.key = undefined;
-      await this.ctx.storage.deleteAll();
+      await this.ctx.storage.delete("key");
       return;
     }
     const at =
