@@ -57,4 +57,37 @@ describe("reconciler", () => {
       expect((at ?? 0) - Date.now()).toBeLessThan(5_000);
     });
   });
+  it("a pass that finds nothing to do keeps a poke that landed meanwhile, else forgets its object", async () => {
+    const ns = "reconciler-gone";
+    const key = { resource: "endpoints", namespace: ns, name: ns };
+    await call("POST", "/api/v1/namespaces", { metadata: { name: ns } });
+    const stub = env.ENDPOINTS.getByName(`endpoints/${ns}`);
+    const plain = stub as unknown as DurableObjectStub<DurableObject>;
+    await runInDurableObject<DurableObject, void>(plain, async (object, state) => {
+      const instance = object as any;
+      await instance.poke(key);
+      await state.storage.deleteAlarm();
+      const pass = instance.reconcile;
+      // A namespace without Services has no endpoints to keep: the pass says "gone". A Service
+      // made as it ends pokes it; that poke must survive the pass.
+      instance.reconcile = async (...args: unknown[]) => {
+        const next = await pass.apply(instance, args);
+        expect(next).toBe("gone");
+        await instance.poke(key);
+        return next;
+      };
+      try {
+        await instance.alarm();
+      } finally {
+        instance.reconcile = pass;
+      }
+      expect(await state.storage.getAlarm()).not.toBeNull();
+      expect(await state.storage.get("key")).toEqual(key);
+      // The next pass, with no poke during it, forgets the object and leaves no alarm.
+      await state.storage.deleteAlarm();
+      await instance.alarm();
+      expect(await state.storage.getAlarm()).toBeNull();
+      expect(await state.storage.list()).toEqual(new Map());
+    });
+  });
 });
