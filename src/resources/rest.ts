@@ -21,7 +21,14 @@ import {
 } from "../k8s/validation.ts";
 import type { DB } from "../store/db.ts";
 import { StoreError } from "../store/errors.ts";
-import { commit, getObject, type Key, type KObject, type Write } from "../store/objects.ts";
+import {
+  commit,
+  getObject,
+  type Key,
+  type KObject,
+  recentObject,
+  type Write,
+} from "../store/objects.ts";
 import type { Admit } from "./admission.ts";
 import { validateObjectMeta } from "./metadata.ts";
 import { storeResource, strategyFor } from "./registry.ts";
@@ -287,74 +294,92 @@ export async function update(
   opts: UpdateOptions = {},
 ) {
   const key = keyOf(s, namespace, name);
+  // The first try starts from this isolate's copy of the object, without reading D1. Only a
+  // write proves the copy was current (its revision precondition), so whatever else that try
+  // ends in (no change, an error, a conflict) is decided again on a fresh read.
+  let copy = opts.dryRun ? undefined : recentObject(key);
   for (let attempt = 0; ; attempt++) {
-    const current = await getObject(ctx.db, key);
+    const fromCopy = copy;
+    copy = undefined;
+    const current = fromCopy ?? (await getObject(ctx.db, key));
     if (!current) throw notFound(gr(s), name);
-    const old = current.object;
-    // The mutation sees no resourceVersion: one in its result was put there by the client (a PUT
-    // body or a patch naming it) and pins the write to that revision.
-    const base = structuredClone(old);
-    delete base.metadata.resourceVersion;
-    const next = structuredClone(await mutate(base, old.metadata.resourceVersion));
-    checkIdentity(s, next, namespace, name);
-    const pinned = next.metadata.resourceVersion;
-    if (pinned && pinned !== old.metadata.resourceVersion)
-      throw conflict(gr(s), name, OBJECT_MODIFIED);
-    if (next.metadata.uid && next.metadata.uid !== old.metadata.uid)
-      throw conflict(
-        gr(s),
-        name,
-        `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${old.metadata.uid}`,
-      );
-    const o =
-      opts.subresource === "status"
-        ? statusUpdate(old, next)
-        : opts.subresource === "binding"
-          ? bindingUpdate(old, next)
-          : mainUpdate(s, old, next);
-    await ctx.admit?.(s, o, old);
-    // Removing the last finalizer of an object being deleted deletes it.
-    // A pod also waits for its kubelet (deletionGracePeriodSeconds 0) before it goes.
-    const finished =
-      !!o.metadata.deletionTimestamp &&
-      !pendingFinalizers(o) &&
-      !(o.kind === "Pod" && (o.metadata.deletionGracePeriodSeconds ?? 0) > 0);
-    if (!finished && sameContent(o, old)) return current;
-    if (s.generation && specOf(o) !== specOf(old))
-      o.metadata.generation = (old.metadata.generation ?? 0) + 1;
-    throwInvalid(s, name, [
-      ...validateObjectMeta(s, o),
-      ...(s.validate?.(o, old) ?? []),
-      ...(opts.subresource === "binding" ? [] : (s.validateUpdate?.(o, old) ?? [])),
-    ]);
-    trackManagers(s, old, o, opts, ctx.now());
-    const type = finished ? "DELETED" : "MODIFIED";
-    const allocate = finished ? undefined : await ctx.allocate?.(s, o, old);
-    if (opts.dryRun) return { rv: current.rv, object: o };
+    let committed = false;
     try {
-      const rv = await commit(ctx.db, {
-        key,
-        type,
-        object: o,
-        expectRv: current.rv,
-        prev: selectable(s, old),
-        nodeName: s.nodeName?.(o),
-        allocate,
-      });
-      o.metadata.resourceVersion = String(rv);
-      ctx.onCommit({ rv, key, type, object: o, old });
-      return { rv, object: o };
-    } catch (err) {
-      if (err instanceof StoreError && err.failure === "conflict") {
-        if (pinned || attempt >= CONFLICT_RETRIES) throw conflict(gr(s), name, OBJECT_MODIFIED);
-        await backOff(attempt);
+      const old = current.object;
+      // The mutation sees no resourceVersion: one in its result was put there by the client (a PUT
+      // body or a patch naming it) and pins the write to that revision.
+      const base = structuredClone(old);
+      delete base.metadata.resourceVersion;
+      const next = structuredClone(await mutate(base, old.metadata.resourceVersion));
+      checkIdentity(s, next, namespace, name);
+      const pinned = next.metadata.resourceVersion;
+      if (pinned && pinned !== old.metadata.resourceVersion)
+        throw conflict(gr(s), name, OBJECT_MODIFIED);
+      if (next.metadata.uid && next.metadata.uid !== old.metadata.uid)
+        throw conflict(
+          gr(s),
+          name,
+          `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${old.metadata.uid}`,
+        );
+      const o =
+        opts.subresource === "status"
+          ? statusUpdate(old, next)
+          : opts.subresource === "binding"
+            ? bindingUpdate(old, next)
+            : mainUpdate(s, old, next);
+      await ctx.admit?.(s, o, old);
+      // Removing the last finalizer of an object being deleted deletes it.
+      // A pod also waits for its kubelet (deletionGracePeriodSeconds 0) before it goes.
+      const finished =
+        !!o.metadata.deletionTimestamp &&
+        !pendingFinalizers(o) &&
+        !(o.kind === "Pod" && (o.metadata.deletionGracePeriodSeconds ?? 0) > 0);
+      if (!finished && sameContent(o, old)) {
+        if (!fromCopy) return current;
+        attempt--;
         continue;
       }
-      if (isAllocationClash(err)) {
-        if (!allocate?.some((a) => a.requested) && attempt < 8) continue;
-        throwAllocationClash(s, name, allocate);
+      if (s.generation && specOf(o) !== specOf(old))
+        o.metadata.generation = (old.metadata.generation ?? 0) + 1;
+      throwInvalid(s, name, [
+        ...validateObjectMeta(s, o),
+        ...(s.validate?.(o, old) ?? []),
+        ...(opts.subresource === "binding" ? [] : (s.validateUpdate?.(o, old) ?? [])),
+      ]);
+      trackManagers(s, old, o, opts, ctx.now());
+      const type = finished ? "DELETED" : "MODIFIED";
+      const allocate = finished ? undefined : await ctx.allocate?.(s, o, old);
+      if (opts.dryRun) return { rv: current.rv, object: o };
+      try {
+        const rv = await commit(ctx.db, {
+          key,
+          type,
+          object: o,
+          expectRv: current.rv,
+          prev: selectable(s, old),
+          nodeName: s.nodeName?.(o),
+          allocate,
+        });
+        committed = true;
+        o.metadata.resourceVersion = String(rv);
+        ctx.onCommit({ rv, key, type, object: o, old });
+        return { rv, object: o };
+      } catch (err) {
+        if (fromCopy && !committed) throw err;
+        if (err instanceof StoreError && err.failure === "conflict") {
+          if (pinned || attempt >= CONFLICT_RETRIES) throw conflict(gr(s), name, OBJECT_MODIFIED);
+          await backOff(attempt);
+          continue;
+        }
+        if (isAllocationClash(err)) {
+          if (!allocate?.some((a) => a.requested) && attempt < 8) continue;
+          throwAllocationClash(s, name, allocate);
+        }
+        throw err;
       }
-      throw err;
+    } catch (err) {
+      if (!fromCopy || committed) throw err;
+      attempt--;
     }
   }
 }

@@ -10,7 +10,7 @@
 // exactly as they did one statement earlier since nothing else runs inside the batch.
 import { and, asc, eq, gt, inArray, isNotNull, isNull, lte, max, type SQL, sql } from "drizzle-orm";
 import type { DB } from "./db.ts";
-import { type Key, type KObject, serialise } from "./objects.ts";
+import { forget, type Key, type KObject, serialise } from "./objects.ts";
 import { changes, objects } from "./schema.ts";
 
 export interface BatchUpdate {
@@ -168,6 +168,7 @@ export async function commitMany(
   for (const chunk of chunks(createRows, size)) stmts.push(...createStatements(db, chunk));
   const out: Committed = new Map();
   if (!stmts.length) return out;
+  for (const w of [...updates, ...creates]) forget(w.key);
   const results = await db.$client.batch<{
     rv: number;
     resource: string;

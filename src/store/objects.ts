@@ -52,12 +52,52 @@ export const withRv = (body: string, rv: number): KObject => {
   return o;
 };
 
+// Objects this isolate wrote or read last, by key: an update starts from here instead of reading
+// D1, and its write's revision precondition proves the copy current (Kubernetes' apiserver
+// updates from its watch cache the same way). Another isolate's writes make a copy stale, which
+// costs the update one more try. Bounded by the bytes of the bodies kept.
+const RECENT_MAX_BYTES = 8 * 1024 * 1024;
+const recent = new Map<string, { rv: number; body: string }>();
+let recentBytes = 0;
+const recentKey = (k: Key) => `${k.resource}\0${k.namespace}\0${k.name}`;
+
+/** Drops the copy of `key` (written by a batch that does not keep copies). */
+export function forget(key: Key): void {
+  const id = recentKey(key);
+  const had = recent.get(id);
+  if (!had) return;
+  recent.delete(id);
+  recentBytes -= had.body.length;
+}
+
+function remember(key: Key, rv: number, body: string): void {
+  forget(key);
+  recent.set(recentKey(key), { rv, body });
+  recentBytes += body.length;
+  for (const [id, oldest] of recent) {
+    if (recentBytes <= RECENT_MAX_BYTES) break;
+    recent.delete(id);
+    recentBytes -= oldest.body.length;
+  }
+}
+
+/** The object as this isolate last wrote or read it, which may since have changed. */
+export function recentObject(key: Key): Stored | undefined {
+  const had = recent.get(recentKey(key));
+  return had && { rv: had.rv, object: withRv(had.body, had.rv) };
+}
+
 export async function getObject(db: DB, key: Key): Promise<Stored | undefined> {
   const row = await db.$client
     .prepare(SQL.getObject)
     .bind(key.resource, key.namespace, key.name)
     .first<{ rv: number; body: string }>();
-  return row ? { rv: row.rv, object: withRv(row.body, row.rv) } : undefined;
+  if (!row) {
+    forget(key);
+    return undefined;
+  }
+  remember(key, row.rv, row.body);
+  return { rv: row.rv, object: withRv(row.body, row.rv) };
 }
 
 /** The uid of a live object, without reading its body. */
@@ -199,8 +239,12 @@ export async function commit(db: DB, w: Write): Promise<number> {
   stmts.push(d1.prepare(SQL.revision));
   try {
     const results = await d1.batch<{ rv: number }>(stmts);
-    return results[results.length - 1]?.results?.[0]?.rv ?? 0;
+    const rv = results[results.length - 1]?.results?.[0]?.rv ?? 0;
+    if (w.type === "DELETED") forget(w.key);
+    else remember(w.key, rv, body);
+    return rv;
   } catch (err) {
+    forget(w.key);
     const failure = classify(err);
     if (failure) throw new StoreError(failure, err);
     throw err;

@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { call } from "./helpers.ts";
@@ -72,5 +73,41 @@ describe("optimistic concurrency", () => {
     );
     expect(stalePatch.status).toBe(409);
     expect((await call("GET", `${CM}/stale`)).body.data.v).toBe("2");
+  });
+  it("an update starts from this isolate's copy, yet never over another isolate's write", async () => {
+    const created = await call("POST", CM, { metadata: { name: "copied" }, data: { a: "1" } });
+    // Another isolate (here: SQL beside the API) writes the ConfigMap: this isolate's copy of it
+    // is then stale.
+    const theirWrite = async (data: Record<string, string>) => {
+      const { resourceVersion: _, ...metadata } = created.body.metadata;
+      const body = JSON.stringify({ ...created.body, metadata, data });
+      await env.DB.batch([
+        env.DB.prepare(
+          "INSERT INTO changes (resource, namespace, name, type, body) VALUES ('configmaps', 'default', 'copied', 'MODIFIED', ?1)",
+        ).bind(body),
+        env.DB.prepare(
+          "UPDATE objects SET rv = (SELECT max(rv) FROM changes), body = ?1 WHERE resource = 'configmaps' AND namespace = 'default' AND name = 'copied'",
+        ).bind(body),
+      ]);
+    };
+    await theirWrite({ a: "1", theirs: "x" });
+    const patched = await call("PATCH", `${CM}/copied`, { data: { b: "2" } }, merge);
+    expect(patched.status).toBe(200);
+    expect(patched.body.data).toEqual({ a: "1", theirs: "x", b: "2" });
+    // A patch that would change nothing on the stale copy still changes the current object.
+    await call("PATCH", `${CM}/copied`, { data: { c: "3" } }, merge);
+    await theirWrite({ a: "1", theirs: "y" });
+    const again = await call("PATCH", `${CM}/copied`, { data: { c: "3" } }, merge);
+    expect(again.body.data).toEqual({ a: "1", theirs: "y", c: "3" });
+    expect((await call("GET", `${CM}/copied`)).body.data).toEqual({ a: "1", theirs: "y", c: "3" });
+    // And one that would change the stale copy, but not the current object, writes nothing.
+    await theirWrite({ a: "1", theirs: "z", c: "4" });
+    const row = await env.DB.prepare(
+      "SELECT rv FROM objects WHERE resource = 'configmaps' AND namespace = 'default' AND name = 'copied'",
+    ).first<{ rv: number }>();
+    const same = await call("PATCH", `${CM}/copied`, { data: { c: "4" } }, merge);
+    expect(same.status).toBe(200);
+    expect(same.body.data).toEqual({ a: "1", theirs: "z", c: "4" });
+    expect(same.body.metadata.resourceVersion).toBe(String(row?.rv));
   });
 });
