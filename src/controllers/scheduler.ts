@@ -30,6 +30,7 @@ import {
   bodies,
   changedSince,
   commitMany,
+  type PodState,
   podStates,
   unboundVersions,
   type Version,
@@ -184,6 +185,7 @@ interface PodInfo {
   key: string;
   namespace: string;
   name: string;
+  uid: string;
   rv: number;
   node: string;
   labels: Record<string, string>;
@@ -205,6 +207,7 @@ function podInfo(o: KObject, rv: number): PodInfo {
     key: `${o.metadata.namespace}/${o.metadata.name}`,
     namespace: o.metadata.namespace,
     name: o.metadata.name,
+    uid: o.metadata.uid,
     rv,
     node: spec.nodeName ?? "",
     labels: o.metadata.labels ?? {},
@@ -914,11 +917,22 @@ export class Scheduler extends Reconciler {
       const had = this.podCache.get(`${c.namespace}/${c.name}`);
       if (had?.rv !== c.rv) (had ? cachedKeys : podKeys).push(c);
     }
-    const [nodeRows, newStates, states] = await Promise.all([
+    const [nodeRows, newStates, cachedStates] = await Promise.all([
       bodies(ctx.db, "nodes", nodeKeys),
       podStates(ctx.db, podKeys),
       podStates(ctx.db, cachedKeys),
     ]);
+    // A pod deleted and made again under the same name (a StatefulSet's) is a new pod: the one
+    // cached is gone, and what it held is free.
+    const states: PodState[] = [];
+    for (const st of cachedStates) {
+      const key = `${st.namespace}/${st.name}`;
+      if (this.podCache.get(key)?.uid === st.uid) states.push(st);
+      else {
+        if (this.podCache.delete(key)) this.epoch++;
+        newStates.push(st);
+      }
+    }
     // A new pod still waiting needs only its revision: the round that tries it reads its body.
     // Reading it whole here too read each pending pod three times (created, tried, then marked
     // Unschedulable by the round itself).

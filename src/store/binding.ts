@@ -237,6 +237,7 @@ export async function bodies(
 export interface PodState {
   namespace: string;
   name: string;
+  uid: string;
   rv: number;
   nodeName: string | null;
   phase: string | null;
@@ -256,7 +257,7 @@ export async function podStates(
   const out: PodState[] = [];
   for (let i = 0; i < keys.length; i += BODY_PAGE) {
     const doc = JSON.stringify(keys.slice(i, i + BODY_PAGE).map((k) => [k.namespace, k.name]));
-    const rows = await db.all<PodState>(sql`SELECT o.namespace, o.name, o.rv,
+    const rows = await db.all<PodState>(sql`SELECT o.namespace, o.name, o.uid, o.rv,
         o.node_name AS nodeName, json_extract(o.body, '$.status.phase') AS phase,
         json_extract(o.body, '$.metadata.labels') AS labels,
         json_extract(o.body, '$.metadata.ownerReferences') AS owners
