@@ -272,6 +272,9 @@ const specOf = (o: KObject) => {
 };
 
 /** How often an unpinned write retries a lost race before it answers 409 Conflict. */
+const sameOwners = (a: KObject, b: KObject) =>
+  JSON.stringify(a.metadata.ownerReferences) === JSON.stringify(b.metadata.ownerReferences);
+
 const CONFLICT_RETRIES = 16;
 
 /**
@@ -359,6 +362,7 @@ export async function update(
           prev: selectable(s, old),
           nodeName: s.nodeName?.(o),
           allocate,
+          sameOwners: sameOwners(old, o),
         });
         committed = true;
         o.metadata.resourceVersion = String(rv);
@@ -506,6 +510,7 @@ export async function remove(
         expectRv: current.rv,
         prev: selectable(s, old),
         nodeName: s.nodeName?.(o),
+        sameOwners: sameOwners(old, o),
       });
       o.metadata.resourceVersion = String(rv);
       ctx.onCommit({ rv, key, type, object: o, old });
