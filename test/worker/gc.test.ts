@@ -73,13 +73,32 @@ describe("namespace deletion", () => {
       metadata: { name: "doomed" },
     });
     await call("POST", path("doomed"), cm("a"));
-    await call("POST", path("doomed"), cm("b"));
+    // A finalizer holds "b", and so the namespace, until the test lets it go.
+    const held = cm("b");
+    (held.metadata as Record<string, unknown>).finalizers = ["example.com/hold"];
+    await call("POST", path("doomed"), held);
     const del = await call("DELETE", "/api/v1/namespaces/doomed");
     expect(del.status).toBe(200);
     expect(del.body.status.phase).toBe("Terminating");
     const refused = await call("POST", path("doomed"), cm("c"));
     expect(refused.status).toBe(403);
     expect(refused.body.message).toContain("because it is being terminated");
+    // Emptied but for what a finalizer holds; still Terminating.
+    const b = await eventually(async () => {
+      const items: any[] = (await call("GET", path("doomed"))).body.items;
+      return items.length === 1 && items[0].metadata.deletionTimestamp && items[0];
+    });
+    expect(b.metadata.name).toBe("b");
+    const ns = await call("GET", "/api/v1/namespaces/doomed");
+    expect(ns.body.status.phase).toBe("Terminating");
+    await call(
+      "PATCH",
+      path("doomed", "b"),
+      { metadata: { finalizers: null } },
+      {
+        "content-type": "application/merge-patch+json",
+      },
+    );
     await eventually(async () => (await call("GET", "/api/v1/namespaces/doomed")).status === 404);
     const left = await call("GET", path("doomed"));
     expect(left.body.items).toEqual([]);
