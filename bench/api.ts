@@ -1,7 +1,9 @@
 // `npm run bench`: API latency and throughput against the local Worker, next to the raw D1
 // insert rate through the same workerd (the floor). Prints figures; targets are in the README.
+
 import { startCluster } from "../test/e2e/cluster.ts";
 import { type Client, client } from "./http.ts";
+import { scratchDir } from "./scratch.ts";
 import { closedLoop, fmt, openLoop } from "./stats.ts";
 
 const NS = "bench";
@@ -31,7 +33,7 @@ async function ok(call: ReturnType<Client>, what: string) {
 }
 
 export async function benchApi() {
-  const cluster = await startCluster({ args: ["--bench"] });
+  const cluster = await startCluster({ args: ["--bench"], stateIn: scratchDir() });
   try {
     const http = client(cluster.server, cluster.token);
     await ok(http("POST", "/api/v1/namespaces", { metadata: { name: NS } }), "namespace");

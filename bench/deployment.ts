@@ -5,13 +5,14 @@ import { startCluster } from "../test/e2e/cluster.ts";
 import { HollowNodes } from "../test/hollow/hollow-nodes.ts";
 import { client } from "./http.ts";
 import { pacedWrites } from "./paced.ts";
+import { scratchDir } from "./scratch.ts";
 import { fmt } from "./stats.ts";
 
 const REPLICAS = 1000;
 const NODES = 20;
 
 export async function benchDeployment() {
-  const cluster = await startCluster();
+  const cluster = await startCluster({ stateIn: scratchDir() });
   const nodes = new HollowNodes({ server: cluster.server, token: cluster.token, renewSeconds: 10 });
   try {
     const http = client(cluster.server, cluster.token);
@@ -19,7 +20,7 @@ export async function benchDeployment() {
       Array.from({ length: NODES }, (_, i) => ({ name: `hollow-${i}`, pods: "110" })),
     );
     nodes.start();
-    const startPaced = await pacedWrites(http, "default");
+    const startPaced = await pacedWrites(http, cluster, "default");
     const start = performance.now();
     const created = await http("POST", "/apis/apps/v1/namespaces/default/deployments", {
       metadata: { name: "big" },

@@ -4,10 +4,12 @@
 // starts it, and it stops when the hollow kubelets have seen the last pod bound to them. They
 // run their pods meanwhile, as kubemark's do. A paced stream of unrelated writes measures the
 // mutating API latency a user sees throughout (target: p99 <= 1 s).
+
 import { startCluster } from "../test/e2e/cluster.ts";
 import { HollowNodes } from "../test/hollow/hollow-nodes.ts";
 import { type Client, client } from "./http.ts";
 import { pacedWrites } from "./paced.ts";
+import { scratchDir } from "./scratch.ts";
 import { closedLoop, fmt } from "./stats.ts";
 
 // Smaller runs for a quick look: BENCH_NODES=100 BENCH_PODS=1000 node bench/scheduler.ts;
@@ -42,7 +44,7 @@ async function ok(call: ReturnType<Client>, what: string) {
 }
 
 export async function benchScheduler() {
-  const cluster = await startCluster({ args: ["--bench"] });
+  const cluster = await startCluster({ args: ["--bench"], stateIn: scratchDir() });
   const hollow = new HollowNodes({
     server: cluster.server,
     token: cluster.token,
@@ -58,7 +60,7 @@ export async function benchScheduler() {
     );
     const registered = (performance.now() - t) / 1000;
     hollow.start();
-    const stopPaced = (await pacedWrites(http, NS))();
+    const stopPaced = (await pacedWrites(http, cluster, NS))();
 
     progress(`creating ${PODS} pods`);
     const create = await closedLoop(PODS, 32, (i) =>

@@ -292,13 +292,16 @@ async function launch(port: number, state: string, args: string[]): Promise<Runn
 
 export async function startCluster(
   opts: {
-    state?: string /** extra `scripts/start.ts` flags, e.g. --bench */;
+    state?: string;
+    /** Where a state directory of its own is made (default: the OS temporary directory). */
+    stateIn?: string;
+    /** Extra `scripts/start.ts` flags, e.g. --bench. */
     args?: string[];
   } = {},
 ): Promise<Cluster> {
   const port = await freePort();
   const ownState = !opts.state;
-  const state = opts.state ?? mkdtempSync(join(tmpdir(), "kubeflare-e2e-"));
+  const state = opts.state ?? mkdtempSync(join(opts.stateIn ?? tmpdir(), "kubeflare-e2e-"));
   let running: Running | undefined;
   try {
     running = await launch(port, state, opts.args ?? []);
