@@ -169,6 +169,7 @@ export async function eviction(c: C, s: Strategy, p: ResourcePath) {
         const status = await budgetStatus(ctx, cur);
         cur.status = status;
         refusal = undefined;
+        unhealthyMayGo = false;
         // An unready pod does not count as healthy: evicting it costs the budget nothing.
         const policy = cur.spec?.unhealthyPodEvictionPolicy ?? "IfHealthyBudget";
         if (
