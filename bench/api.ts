@@ -1,6 +1,5 @@
 // `npm run bench`: API latency and throughput against the local Worker, next to the raw D1
 // insert rate through the same workerd (the floor). Prints figures; targets are in the README.
-
 import { startCluster } from "../test/e2e/cluster.ts";
 import { type Client, client } from "./http.ts";
 import { scratchDir } from "./scratch.ts";

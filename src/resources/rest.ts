@@ -272,10 +272,30 @@ const specOf = (o: KObject) => {
 };
 
 /** How often an unpinned write retries a lost race before it answers 409 Conflict. */
-const sameOwners = (a: KObject, b: KObject) =>
-  JSON.stringify(a.metadata.ownerReferences) === JSON.stringify(b.metadata.ownerReferences);
-
 const CONFLICT_RETRIES = 16;
+
+/** Commit `o` over `old`, the stored object it was made from at revision `expectRv`. */
+const commitOver = (
+  ctx: Ctx,
+  s: Strategy,
+  key: Key,
+  type: Write["type"],
+  o: KObject,
+  old: KObject,
+  expectRv: number,
+  allocate?: Write["allocate"],
+) =>
+  commit(ctx.db, {
+    key,
+    type,
+    object: o,
+    expectRv,
+    prev: selectable(s, old),
+    nodeName: s.nodeName?.(o),
+    allocate,
+    sameOwners:
+      JSON.stringify(old.metadata.ownerReferences) === JSON.stringify(o.metadata.ownerReferences),
+  });
 
 /**
  * A random pause that grows with each lost race, so writers racing for one object spread out
@@ -354,22 +374,13 @@ export async function update(
       const allocate = finished ? undefined : await ctx.allocate?.(s, o, old);
       if (opts.dryRun) return { rv: current.rv, object: o };
       try {
-        const rv = await commit(ctx.db, {
-          key,
-          type,
-          object: o,
-          expectRv: current.rv,
-          prev: selectable(s, old),
-          nodeName: s.nodeName?.(o),
-          allocate,
-          sameOwners: sameOwners(old, o),
-        });
+        const rv = await commitOver(ctx, s, key, type, o, old, current.rv, allocate);
         committed = true;
         o.metadata.resourceVersion = String(rv);
         ctx.onCommit({ rv, key, type, object: o, old });
         return { rv, object: o };
       } catch (err) {
-        if (fromCopy && !committed) throw err;
+        if (fromCopy) throw err;
         if (err instanceof StoreError && err.failure === "conflict") {
           if (pinned || attempt >= CONFLICT_RETRIES) throw conflict(gr(s), name, OBJECT_MODIFIED);
           await backOff(attempt);
@@ -503,15 +514,7 @@ export async function remove(
     }
     if (opts.dryRun) return { rv: current.rv, object: o };
     try {
-      const rv = await commit(ctx.db, {
-        key,
-        type,
-        object: o,
-        expectRv: current.rv,
-        prev: selectable(s, old),
-        nodeName: s.nodeName?.(o),
-        sameOwners: sameOwners(old, o),
-      });
+      const rv = await commitOver(ctx, s, key, type, o, old, current.rv);
       o.metadata.resourceVersion = String(rv);
       ctx.onCommit({ rv, key, type, object: o, old });
       return { rv, object: o };

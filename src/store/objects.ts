@@ -231,10 +231,12 @@ export async function commit(db: DB, w: Write): Promise<number> {
     stmts.push(d1.prepare(SQL.deleteObject).bind(resource, namespace, name));
     stmts.push(d1.prepare(SQL.releaseAllocations).bind(uid));
   }
-  // A new object has no index rows yet (a delete dropped those of any before it).
-  if (w.type !== "ADDED" && !(w.type === "MODIFIED" && w.sameOwners))
+  // A new object has no index rows yet (a delete dropped those of any before it); an update that
+  // keeps its ownerReferences keeps its rows.
+  const keepRows = w.type === "MODIFIED" && w.sameOwners;
+  if (w.type !== "ADDED" && !keepRows)
     stmts.push(d1.prepare(SQL.dropOwnerRefs).bind(resource, namespace, name));
-  if (w.type === "ADDED" || (w.type === "MODIFIED" && !w.sameOwners)) {
+  if (w.type !== "DELETED" && !keepRows) {
     for (const ref of w.object.metadata?.ownerReferences ?? []) {
       if (typeof ref?.uid === "string")
         stmts.push(d1.prepare(SQL.ownerRef).bind(ref.uid, resource, namespace, name));
