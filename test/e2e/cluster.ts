@@ -212,15 +212,19 @@ function background(kubeconfig: string, args: string[], opts: KubectlOptions = {
   };
 }
 
+/**
+ * A port nothing listens on, below Linux's ephemeral range (32768-60999): a port the kernel
+ * hands out for `listen(0)` is also one it hands out to outgoing connections, and one of those
+ * took a port between this check and the server's bind ("Address already in use" in a CI).
+ */
 export function freePort(): Promise<number> {
+  const port = 20_000 + Math.floor(Math.random() * 12_000);
   return new Promise((res, rej) => {
     const srv = createServer();
-    srv.on("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => (port === 6443 ? freePort().then(res, rej) : res(port)));
-    });
+    srv.on("error", (err: NodeJS.ErrnoException) =>
+      err.code === "EADDRINUSE" ? freePort().then(res, rej) : rej(err),
+    );
+    srv.listen(port, "127.0.0.1", () => srv.close(() => res(port)));
   });
 }
 
