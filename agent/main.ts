@@ -142,7 +142,7 @@ async function main() {
     log,
   });
   await pods.start();
-  // Logs and exec (and later port-forward) reach this host through its outbound tunnel.
+  // Logs, exec and port-forward reach this host through its outbound tunnel.
   const tunnel = startTunnel({
     server,
     nodeName,
@@ -155,6 +155,7 @@ async function main() {
       return id ? containerd.spawnExec(id, q.command, q.tty) : undefined;
     },
     resize: (pid, size) => containerd.resizeExec(pid, size),
+    podNetwork: (uid) => pods.network(uid),
   });
 
   const shutdown = () => {

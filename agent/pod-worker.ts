@@ -12,6 +12,7 @@ import { ConfigError, expand, type ObjectSource, resolveEnv } from "./env.ts";
 import type { Recorder } from "./events.ts";
 import { ImageError, type Images, type PulledImage } from "./images.ts";
 import { containerLogFile, logUri, podLogDir } from "./logger.ts";
+import type { PodNetwork } from "./port-forward.ts";
 import { ContainerProbes, probeOnce } from "./probes.ts";
 import { type Sandbox, setUpSandbox, tearDownSandbox } from "./sandbox.ts";
 import { heldCapabilities, needsImageUser, securityArgs } from "./security-context.ts";
@@ -112,6 +113,12 @@ export class PodWorker {
     this.refreshes = (pod.spec.volumes ?? []).some(
       (v: any) => v.configMap || v.secret || v.downwardAPI || v.projected,
     );
+  }
+
+  /** The pod's network namespace once its sandbox is up (none for a hostNetwork pod). */
+  network(): PodNetwork | undefined {
+    if (!this.sandbox || this.torn || this.gone) return undefined;
+    return this.sandbox.hostNetwork ? {} : { netns: netnsPath(this.uid) };
   }
 
   /** The id of the container `name` while it runs (what `kubectl exec` enters). */

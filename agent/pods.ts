@@ -11,6 +11,7 @@ import { eventRecorder } from "./events.ts";
 import { Images } from "./images.ts";
 import { installLogger } from "./logger.ts";
 import { type Adopted, LABELS, PodWorker, type Runtime } from "./pod-worker.ts";
+import type { PodNetwork } from "./port-forward.ts";
 import type { RegistryConfig } from "./registries.ts";
 import { tearDownSandbox } from "./sandbox.ts";
 import { ServiceAccountTokens } from "./service-account-tokens.ts";
@@ -79,6 +80,11 @@ export class PodManager {
   /** The running container `name` of pod `uid` on this node, if any. */
   runningContainer(uid: string, name: string): string | undefined {
     return this.workers.get(uid)?.runningContainer(name);
+  }
+
+  /** Where a pod running here has its ports (port-forward); undefined when it does not run here. */
+  network(uid: string): PodNetwork | undefined {
+    return this.workers.get(uid)?.network();
   }
 
   async start(): Promise<void> {

@@ -14,11 +14,13 @@ import {
   MAX_CHUNK_BYTES,
   PING,
   PONG,
+  type PortForwardQuery,
   parseDataFrame,
   type UpFrame,
   WINDOW_BYTES,
 } from "../src/k8s/tunnel-protocol.ts";
 import { findLog, LogError, type LogTarget, readLog } from "./container-logs.ts";
+import { type PodNetwork, servePortForward } from "./port-forward.ts";
 
 export interface TunnelOptions {
   /** The control plane, e.g. https://kubeflare.example.com */
@@ -36,6 +38,8 @@ export interface TunnelOptions {
   containerRunning?: (t: LogTarget) => boolean | Promise<boolean>;
   /** Starts `kubectl exec`'s command; undefined when the container does not run here. */
   exec?: (q: ExecQuery) => ChildProcessWithoutNullStreams | undefined;
+  /** Where a pod running here has its ports; undefined when it does not run here. */
+  podNetwork?: (uid: string) => PodNetwork | undefined;
   /** Sets the terminal size of an exec started with a terminal. */
   resize?: (pid: number, size: TerminalSize) => Promise<void>;
 }
@@ -153,6 +157,7 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
     const failed = (err: Error) => log(`tunnel: ${f.type} stream ${f.id}: ${err.message}`);
     if (f.type === "logs") serveLogs(s, f).catch(failed);
     else if (f.type === "exec") serveExec(s, f).catch(failed);
+    else if (f.type === "portforward") servePortForwarding(s, f).catch(failed);
     else if (f.type === "ack") {
       const st = streams.get(f.id);
       if (!st) return;
@@ -319,6 +324,40 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
     } finally {
       streams.delete(q.id);
     }
+  };
+
+  const servePortForwarding = async (s: WebSocket, q: PortForwardQuery & { id: number }) => {
+    const st = openStream(s, q.id);
+    const network = opts.podNetwork?.(q.uid);
+    if (!network) {
+      streams.delete(q.id);
+      const message = `pod ${q.namespace}/${q.pod} (uid ${q.uid}) is not running on this node`;
+      await control(s, { type: "error", id: q.id, code: 404, message });
+      return;
+    }
+    const ended = new Promise<void>((resolve) => {
+      if (st.abort.signal.aborted) resolve();
+      else st.abort.signal.addEventListener("abort", () => resolve());
+    });
+    const session = servePortForward({
+      pod: `${q.namespace}/${q.pod}`,
+      uid: q.uid,
+      network,
+      log,
+      send: async (bytes) => {
+        if (!(await sendWithin(st, q.id, bytes))) throw new Error("the client went away");
+      },
+      onError: (err) => {
+        log(`tunnel: port-forward to ${q.namespace}/${q.pod}: ${err.message}`);
+        stop(q.id);
+        void control(s, { type: "end", id: q.id });
+      },
+    });
+    st.input = (data) => session.input(data);
+    await control(s, { type: "start", id: q.id });
+    await ended;
+    session.close();
+    streams.delete(q.id);
   };
 
   connect();

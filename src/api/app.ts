@@ -24,6 +24,7 @@ import {
 import { openTunnel } from "./handlers/node-tunnel.ts";
 import { podExec } from "./handlers/pod-exec.ts";
 import { podLog } from "./handlers/pod-log.ts";
+import { podPortForward } from "./handlers/pod-portforward.ts";
 import { binding, eviction } from "./handlers/pod-subresources.ts";
 import { getOne, list } from "./handlers/read.ts";
 import { review } from "./handlers/reviews.ts";
@@ -151,6 +152,12 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
       s.info.plural === "pods"
     )
       return podExec(c, s, p);
+    if (
+      p.subresource === "portforward" &&
+      (method === "GET" || method === "POST") &&
+      s.info.plural === "pods"
+    )
+      return podPortForward(c, s, p);
     if (p.subresource === "status") {
       if (method === "GET") return getOne(c, s, p);
       if (method === "PUT") return replace(c, s, p);

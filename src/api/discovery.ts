@@ -12,6 +12,7 @@ const SUBRESOURCE_VERBS: Record<string, string[]> = {
   eviction: ["create"],
   log: ["get"],
   exec: ["create", "get"],
+  portforward: ["create", "get"],
   token: ["create"],
 };
 

@@ -30,6 +30,13 @@ export interface ExecQuery {
   tty: boolean;
 }
 
+/** What `kubectl port-forward` asks for: a SPDY/3.1 session with a pod's ports. */
+export interface PortForwardQuery {
+  namespace: string;
+  pod: string;
+  uid: string;
+}
+
 /**
  * Exec streams carry the channels of Kubernetes' streaming protocol (v4/v5.channel.k8s.io) in
  * their data frames, as the payload's first byte: down 0 stdin, 4 resize, 255 close (v5: the next
@@ -41,6 +48,7 @@ export const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, cl
 export type DownFrame =
   | ({ type: "logs"; id: number } & LogQuery)
   | ({ type: "exec"; id: number } & ExecQuery)
+  | ({ type: "portforward"; id: number } & PortForwardQuery)
   | { type: "ack"; id: number; bytes: number }
   | { type: "cancel"; id: number };
 

@@ -15,6 +15,9 @@
 //     {"type":"exec","id":8,"namespace":"default","pod":"web","uid":"…","container":"app",
 //      "command":["sh"],"stdin":true,"stdout":true,"stderr":true,"tty":false}
 //                                                      open exec stream 8
+//     {"type":"portforward","id":9,"namespace":"default","pod":"web","uid":"…"}
+//                                                      open a port-forward session: its data
+//                                                      frames carry kubectl's SPDY bytes as sent
 //     binary (exec streams): stream id, then a channel byte and its data (stdin, resize, close)
 //     {"type":"cancel","id":7}                         the client went away: stop stream 7
 // - Agent → control plane:
@@ -39,6 +42,7 @@ import {
   type LogQuery,
   PING,
   PONG,
+  type PortForwardQuery,
   parseDataFrame,
   type UpFrame,
 } from "../k8s/tunnel-protocol.ts";
@@ -50,9 +54,11 @@ export type StreamResult =
 
 interface Stream {
   ws: WebSocket;
-  /** An exec stream's client (kubectl's WebSocket), which its data goes to. */
+  /** An exec or port-forward stream's client (kubectl's WebSocket), which its data goes to. */
   client?: WebSocket;
-  /** An exec stream the agent started. */
+  /** Ends the client's session with an error, as its protocol can say it. */
+  fail?: (code: number, message: string) => void;
+  /** An exec or port-forward stream the agent started. */
   started?: boolean;
   /** Set once the agent said start. */
   controller?: ReadableStreamDefaultController<Uint8Array>;
@@ -70,6 +76,13 @@ function endExec(client: WebSocket, code: number, message: string) {
       new Uint8Array([CHANNEL.error, ...new TextEncoder().encode(JSON.stringify(status))]),
     );
     client.close(1000, "");
+  } catch {}
+}
+
+/** Closes a client's WebSocket with a reason (at most 123 bytes fit in a close frame). */
+function closeWith(client: WebSocket, message: string) {
+  try {
+    client.close(1011, message.slice(0, 120));
   } catch {}
 }
 
@@ -95,7 +108,9 @@ export class NodeTunnel extends DurableObject<Env> {
   override async fetch(req: Request): Promise<Response> {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket upgrade", { status: 426 });
-    if (new URL(req.url).pathname === "/exec") return this.exec(req);
+    const path = new URL(req.url).pathname;
+    if (path === "/exec") return this.relay(req, "exec");
+    if (path === "/portforward") return this.relay(req, "portforward");
     for (const old of this.ctx.getWebSockets()) {
       this.dropStreams(old);
       try {
@@ -146,39 +161,41 @@ export class NodeTunnel extends DurableObject<Env> {
   }
 
   /**
-   * `kubectl exec`: the client's WebSocket (not hibernatable: the exec lives as long as it does)
-   * relayed to an exec stream on the agent. Channel bytes pass through unchanged both ways.
+   * `kubectl exec` and `kubectl port-forward`: the client's WebSocket (not hibernatable: the
+   * session lives as long as it does) relayed to a stream on the agent. Bytes pass through
+   * unchanged both ways (exec's channel bytes, port-forward's SPDY frames).
    */
-  private exec(req: Request): Response {
-    const q = JSON.parse(req.headers.get("x-kubeflare-exec") ?? "{}") as ExecQuery & {
-      node: string;
-    };
+  private relay(req: Request, kind: "exec" | "portforward"): Response {
+    const q = JSON.parse(req.headers.get(`x-kubeflare-${kind}`) ?? "{}") as (
+      | ExecQuery
+      | PortForwardQuery
+    ) & { node: string };
     const protocol = req.headers.get("x-kubeflare-protocol") ?? "";
     const { 0: client, 1: server } = new WebSocketPair();
     server.accept();
     const ws = this.ctx.getWebSockets().find((w) => w.readyState === WebSocket.OPEN);
-    const fail = (message: string) => endExec(server, 500, message);
-    if (!ws) fail(`no tunnel for node "${q.node}": its agent is not connected`);
+    // An exec ends with a Status on its error channel; SPDY has no place for one before the
+    // client opens streams, so a port-forward's socket closes with the reason.
+    const fail = (code: number, message: string) =>
+      kind === "exec" ? endExec(server, code, message) : closeWith(server, message);
+    if (!ws) fail(500, `no tunnel for node "${q.node}": its agent is not connected`);
     else {
       this.nextId = (this.nextId + 1) >>> 0;
       const id = this.nextId;
-      const stream: Stream = { ws, client: server, unacked: 0 };
+      const stream: Stream = { ws, client: server, fail, unacked: 0 };
       this.streams.set(id, stream);
-      // As for logs: an agent that never starts the command does not leave kubectl waiting.
+      // As for logs: an agent that never starts the session does not leave kubectl waiting.
       const timer = setTimeout(() => {
         if (this.streams.get(id) !== stream || stream.started) return;
-        endExec(
-          server,
-          504,
-          `node "${q.node}" did not start the command within ${START_TIMEOUT_MS / 1000}s`,
-        );
+        fail(504, `node "${q.node}" did not answer within ${START_TIMEOUT_MS / 1000}s`);
         this.cancel(id);
       }, START_TIMEOUT_MS);
       server.addEventListener("close", () => clearTimeout(timer));
       const { node: _node, ...query } = q;
-      if (!this.send(ws, { type: "exec", id, ...query })) fail("the node's tunnel is closing");
+      const opened = this.send(ws, { type: kind, id, ...query } as DownFrame);
+      if (!opened) fail(500, "the node's tunnel is closing");
       // Binary messages of an accepted (not hibernatable) socket may come as Blobs: read them in
-      // order, so stdin keeps its sequence.
+      // order, so the bytes keep their sequence.
       let relayed = Promise.resolve();
       server.addEventListener("message", (ev) => {
         const data = ev.data as string | ArrayBuffer | Blob;
@@ -236,7 +253,7 @@ export class NodeTunnel extends DurableObject<Env> {
         return;
       }
       this.streams.delete(f.id);
-      if (f.type === "error") endExec(s.client, f.code, f.message);
+      if (f.type === "error") s.fail?.(f.code, f.message);
       else
         try {
           s.client.close(1000, "");

@@ -37,16 +37,16 @@ let registries: string;
 const kubectl = (args: string[], input?: string) => cluster.kubectl(args, { input });
 const json = async (args: string[]) => JSON.parse(await kubectl([...args, "-o", "json"]));
 
-function httpGet(ip: string, port = 80): Promise<string> {
+function httpGet(ip: string, port = 80, path = "/"): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: ip, port, path: "/", timeout: 3000 }, (res) => {
+    const req = request({ host: ip, port, path, timeout: 3000 }, (res) => {
       let body = "";
       res.on("data", (d) => {
         body += d;
       });
       res.on("end", () => resolve(body));
     });
-    req.on("timeout", () => req.destroy(new Error(`GET http://${ip}/ timed out`)));
+    req.on("timeout", () => req.destroy(new Error(`GET http://${ip}:${port}${path} timed out`)));
     req.on("error", reject);
     req.end();
   });
@@ -351,6 +351,40 @@ describe("host agent", () => {
     const missing = await cluster.kubectlResult(["exec", name, "-c", "nope", "--", "true"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("container nope is not valid for pod");
+  });
+
+  it("kubectl port-forward reaches a pod's ports, localhost ones too, through the tunnel", async () => {
+    const [pod] = (await podsOf("app=web")).filter(ready);
+    const name = pod.metadata.name;
+    // A second server that listens on the pod's localhost only (not on its IP), and a file far
+    // larger than the tunnel's window.
+    await kubectl([
+      "exec",
+      name,
+      "--",
+      "sh",
+      "-c",
+      "seq 1 200000 > /www/big; httpd -p 127.0.0.1:8081 -h /www",
+    ]);
+    const big = `${Array.from({ length: 200000 }, (_, i) => i + 1).join("\n")}\n`;
+    const pf = cluster.kubectlBackground(["port-forward", `pod/${name}`, ":80", ":8081", ":81"]);
+    try {
+      await pf.waitFor(/-> 81\b/, 30_000);
+      const local = (remote: number) =>
+        Number(
+          new RegExp(`Forwarding from 127\\.0\\.0\\.1:(\\d+) -> ${remote}\\b`).exec(pf.stdout)?.[1],
+        );
+      expect(await httpGet("127.0.0.1", local(80))).toBe(indexPage("v2"));
+      // Each connection is a stream pair of its own, several at once too.
+      const many = await Promise.all([1, 2, 3].map(() => httpGet("127.0.0.1", local(80))));
+      expect(many).toEqual([indexPage("v2"), indexPage("v2"), indexPage("v2")]);
+      expect(await httpGet("127.0.0.1", local(8081), "/big")).toBe(big);
+      // Nothing listens on 81: the connection ends, and kubectl says why.
+      await expect(httpGet("127.0.0.1", local(81))).rejects.toThrow();
+      await eventually(() => /connection refused|ECONNREFUSED/i.test(pf.stderr), 10_000);
+    } finally {
+      await pf.stop();
+    }
   });
 
   it("containers of a pod share its network namespace and hostname", async () => {

@@ -45,6 +45,7 @@ interface Outgoing {
 class TestAgent {
   readonly requests: (DownFrame & { type: "logs" })[] = [];
   readonly execs: (DownFrame & { type: "exec" })[] = [];
+  readonly forwards: (DownFrame & { type: "portforward" })[] = [];
   readonly cancelled: number[] = [];
   readonly ws: WebSocket;
   readonly streams = new Map<number, Outgoing>();
@@ -67,10 +68,20 @@ class TestAgent {
         this.pump(f.id);
       } else if (f.type === "logs") this.serve(f);
       else if (f.type === "exec") this.execs.push(f);
+      else if (f.type === "portforward") {
+        this.forwards.push(f);
+        if (this.failWith) ws.send(JSON.stringify({ type: "error", id: f.id, ...this.failWith }));
+        else ws.send(JSON.stringify({ type: "start", id: f.id }));
+      }
     });
-    // An exec stream echoes stdin on stdout; closing stdin ends it with Success.
+    // An exec stream echoes stdin on stdout; closing stdin ends it with Success. A port-forward
+    // stream echoes the bytes as they are, reversed (so an echo is not mistaken for a loop).
     onBinary(ws, (bytes) => {
       const id = new DataView(bytes.buffer).getUint32(0);
+      if (this.forwards.some((f) => f.id === id)) {
+        this.ws.send(dataFrame(id, bytes.subarray(4).reverse()));
+        return;
+      }
       const [channel, ...rest] = bytes.subarray(4);
       if (channel === 0) this.ws.send(dataFrame(id, new Uint8Array([1, ...rest])));
       else if (channel === 255) {
@@ -509,6 +520,90 @@ describe("pods/exec through the tunnel", () => {
     const done = await api("GET", execPath("target"), undefined, upgrade());
     expect(((await done.json()) as { message: string }).message).toBe(
       "cannot exec into a container in a completed pod; current phase is Succeeded",
+    );
+  });
+});
+
+describe("pods/portforward through the tunnel", () => {
+  const forwardPath = (pod: string) => `/api/v1/namespaces/${NS}/pods/${pod}/portforward`;
+  const upgrade = (protocol = "SPDY/3.1+portforward.k8s.io") => ({
+    upgrade: "websocket",
+    "sec-websocket-protocol": protocol,
+  });
+
+  it("relays kubectl's bytes to the pod's node and back, unchanged", async () => {
+    await registerNode("pf-1");
+    const agent = await dial("pf-1");
+    agents.push(agent);
+    const pod = await boundPod("web", "pf-1");
+    const res = await api("GET", forwardPath("web"), undefined, upgrade());
+    expect(res.status).toBe(101);
+    expect(res.headers.get("sec-websocket-protocol")).toBe("SPDY/3.1+portforward.k8s.io");
+    const ws = res.webSocket as WebSocket;
+    ws.accept();
+    const got: Uint8Array[] = [];
+    onBinary(ws, (b) => {
+      got.push(b);
+    });
+    await eventually(async () => agent.forwards.length === 1);
+    expect(agent.forwards[0]).toMatchObject({ namespace: NS, pod: "web", uid: pod.metadata.uid });
+    ws.send(new Uint8Array([0x80, 3, 0, 1]));
+    ws.send(new Uint8Array([5, 6]));
+    await eventually(async () => got.length === 2);
+    expect(got.map((b) => [...b])).toEqual([
+      [1, 0, 3, 0x80],
+      [6, 5],
+    ]);
+    const closed = new Promise<void>((r) => ws.addEventListener("close", () => r()));
+    ws.close(1000, "");
+    await closed;
+    await eventually(async () => agent.cancelled.includes(agent.forwards[0].id));
+  });
+
+  it("closes kubectl's socket with the reason when the node cannot serve it", async () => {
+    await registerNode("pf-2");
+    await boundPod("lonely", "pf-2");
+    const res = await api("GET", forwardPath("lonely"), undefined, upgrade());
+    expect(res.status).toBe(101);
+    const ws = res.webSocket as WebSocket;
+    const closed = new Promise<CloseEvent>((r) => ws.addEventListener("close", r));
+    ws.accept();
+    const e = await closed;
+    expect(e.code).toBe(1011);
+    expect(e.reason).toBe('no tunnel for node "pf-2": its agent is not connected');
+
+    const agent = await dial("pf-2");
+    agents.push(agent);
+    agent.failWith = { code: 404, message: "pod default/lonely is not running on this node" };
+    const again = await api("GET", forwardPath("lonely"), undefined, upgrade());
+    const ws2 = again.webSocket as WebSocket;
+    const closed2 = new Promise<CloseEvent>((r) => ws2.addEventListener("close", r));
+    ws2.accept();
+    expect((await closed2).reason).toBe("pod default/lonely is not running on this node");
+  });
+
+  it("refuses what Kubernetes refuses", async () => {
+    await registerNode("pf-3");
+    await boundPod("target", "pf-3");
+    const plain = await call("POST", forwardPath("target"));
+    expect(plain.status).toBe(400);
+    expect(plain.body.message).toContain("SPDY/3.1+portforward.k8s.io");
+    const other = await api("GET", forwardPath("target"), undefined, upgrade("v4.channel.k8s.io"));
+    expect(other.status).toBe(400);
+    const missing = await api("GET", forwardPath("nope"), undefined, upgrade());
+    expect(missing.status).toBe(404);
+    await boundPod("waiting", undefined);
+    const unbound = await call("GET", forwardPath("waiting"));
+    expect(unbound.body.message).toBe("pod waiting does not have a host assigned");
+    await call(
+      "PATCH",
+      `/api/v1/namespaces/${NS}/pods/target/status`,
+      { status: { phase: "Succeeded" } },
+      { "content-type": "application/merge-patch+json" },
+    );
+    const done = await api("GET", forwardPath("target"), undefined, upgrade());
+    expect(((await done.json()) as { message: string }).message).toBe(
+      "unable to forward port because pod is not running. Current status=Succeeded",
     );
   });
 });

@@ -1,0 +1,49 @@
+// pods/portforward (the kubelet's port-forward, reached through the node's tunnel): kubectl 1.31+
+// opens a WebSocket with the SPDY/3.1+portforward.k8s.io subprotocol and speaks SPDY inside it.
+// The bytes go unchanged to the pod's agent, which answers the SPDY session and connects to the
+// ports inside the pod's network namespace.
+import { badRequest } from "../../k8s/errors.ts";
+import type { PortForwardQuery } from "../../k8s/tunnel-protocol.ts";
+import * as rest from "../../resources/rest.ts";
+import type { KObject, Strategy } from "../../resources/types.ts";
+import { type C, storeCtx } from "../context.ts";
+import type { ResourcePath } from "../paths.ts";
+
+/** SPDY tunnelled in WebSocket binary messages (client-go's tunneling dialer). */
+export const PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
+
+export async function podPortForward(c: C, s: Strategy, p: ResourcePath): Promise<Response> {
+  const name = p.name as string;
+  const pod: KObject = (await rest.get(storeCtx(c), s, p.namespace ?? "", name)).object;
+  const node = pod.spec?.nodeName;
+  if (!node) throw badRequest(`pod ${name} does not have a host assigned`);
+  const phase = pod.status?.phase;
+  if (phase !== "Running")
+    throw badRequest(
+      `unable to forward port because pod is not running. Current status=${phase ?? "Pending"}`,
+    );
+  // kubectl falls back to a plain SPDY upgrade when the WebSocket one fails: both hear this.
+  const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((x) => x.trim());
+  if (
+    c.req.header("upgrade")?.toLowerCase() !== "websocket" ||
+    !offered.includes(PORT_FORWARD_PROTOCOL)
+  )
+    throw badRequest(
+      `unable to upgrade connection: port-forward is served over WebSocket with the ${PORT_FORWARD_PROTOCOL} subprotocol (kubectl 1.31 or newer)`,
+    );
+  const q: PortForwardQuery & { node: string } = {
+    node,
+    namespace: pod.metadata.namespace,
+    pod: name,
+    uid: pod.metadata.uid,
+  };
+  return c.env.TUNNEL.getByName(node).fetch(
+    new Request("https://tunnel.internal/portforward", {
+      headers: {
+        upgrade: "websocket",
+        "x-kubeflare-portforward": JSON.stringify(q),
+        "x-kubeflare-protocol": PORT_FORWARD_PROTOCOL,
+      },
+    }),
+  );
+}
