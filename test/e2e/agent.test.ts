@@ -385,6 +385,15 @@ describe("host agent", () => {
     } finally {
       await pf.stop();
     }
+    // kubectl picks a pod of a Deployment itself, then asks the same of it.
+    const byDeployment = cluster.kubectlBackground(["port-forward", "deployment/web", ":80"]);
+    try {
+      const line = await byDeployment.waitFor(/Forwarding from 127\.0\.0\.1:(\d+) -> 80/, 30_000);
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
+      expect(await httpGet("127.0.0.1", port)).toBe(indexPage("v2"));
+    } finally {
+      await byDeployment.stop();
+    }
   });
 
   it("containers of a pod share its network namespace and hostname", async () => {
