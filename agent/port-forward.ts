@@ -96,6 +96,7 @@ interface Pair {
 export function servePortForward(opts: PortForwardOptions) {
   const pairs = new Map<string, Pair>();
   const live = new Set<PortConnection>();
+  let closed = false;
 
   const forward = async (
     port: number,
@@ -108,10 +109,17 @@ export function servePortForward(opts: PortForwardOptions) {
     const toPod = (d: Buffer | null) => (d === null ? conn.end() : conn.write(d));
     for (const d of early) toPod(d);
     data.onData = toPod;
-    data.onReset = () => conn.kill();
-    error.onReset = () => conn.kill();
+    // A client that resets the streams (or goes away) wants no reason for the end it caused.
+    let dropped = false;
+    const drop = () => {
+      dropped = true;
+      conn.kill();
+    };
+    data.onReset = drop;
+    error.onReset = drop;
     conn.readable.on("data", (chunk: Buffer) => {
-      // One chunk in flight: the pod's data waits for the client's transport, not in memory.
+      // Paused while a chunk goes out, so the pod's data waits for the client's transport rather
+      // than piling up here (a child's stdout may still hand over a chunk or two meanwhile).
       conn.readable.pause();
       data.write(chunk).then(
         () => conn.readable.resume(),
@@ -120,8 +128,9 @@ export function servePortForward(opts: PortForwardOptions) {
     });
     const failure = await conn.done;
     live.delete(conn);
+    if (dropped || closed) return;
     if (failure) {
-      const message = `error forwarding port ${port} to pod ${opts.pod}, uid ${opts.uid}: failed to connect to localhost:${port} inside the pod's network namespace: ${failure}`;
+      const message = `error forwarding port ${port} to pod ${opts.pod}, uid ${opts.uid}: localhost:${port} inside the pod's network namespace: ${failure}`;
       opts.log(`port-forward: ${message}`);
       await error.write(Buffer.from(message)).catch(() => {});
     }
@@ -177,6 +186,7 @@ export function servePortForward(opts: PortForwardOptions) {
   return {
     input: (bytes: Uint8Array) => server.feed(bytes),
     close() {
+      closed = true;
       server.close();
       for (const p of pairs.values()) clearTimeout(p.timer);
       pairs.clear();

@@ -276,12 +276,8 @@ export class SpdyServer {
   }
 
   private open(id: number, headers: Map<string, string>, fin: boolean) {
-    const o: Open = { remoteDone: fin, localDone: false } as Open;
-    const finish = (last: Buffer) =>
-      this.out(last).finally(() => {
-        o.localDone = true;
-        this.forgetIfDone(id, o);
-      });
+    // The stream is filled in below: its methods close over this record.
+    const o = { remoteDone: fin, localDone: false } as Open;
     o.stream = {
       id,
       headers,
@@ -293,7 +289,13 @@ export class SpdyServer {
           sent = this.out(dataFrame(id, data.subarray(off, off + MAX_DATA)));
         return sent;
       },
-      end: () => (o.localDone ? Promise.resolve() : finish(dataFrame(id, new Uint8Array(0), true))),
+      end: () => {
+        if (o.localDone) return Promise.resolve();
+        o.localDone = true;
+        return this.out(dataFrame(id, new Uint8Array(0), true)).finally(() =>
+          this.forgetIfDone(id, o),
+        );
+      },
       reset: (status = RST.cancel) => {
         this.streams.delete(id);
         o.localDone = true;
