@@ -118,7 +118,8 @@ export class PodWorker {
   /** The pod's network namespace once its sandbox is up (none for a hostNetwork pod). */
   network(): PodNetwork | undefined {
     if (!this.sandbox || this.torn || this.gone) return undefined;
-    return this.sandbox.hostNetwork ? {} : { netns: netnsPath(this.uid) };
+    const ip = this.sandbox.ip;
+    return this.sandbox.hostNetwork ? { ip } : { ip, netns: netnsPath(this.uid) };
   }
 
   /** The id of the container `name` while it runs (what `kubectl exec` enters). */

@@ -75,7 +75,7 @@ function parse(out: Buffer): Seen {
 }
 
 /** A session whose sends complete after random delays, as a busy tunnel's would. */
-function session(network: PodNetwork = {}) {
+function session(network: PodNetwork = { ip: "127.0.0.1" }) {
   const chunks: Buffer[] = [];
   const logs: string[] = [];
   const pf = servePortForward({
@@ -165,8 +165,8 @@ describe("port-forward's SPDY session", () => {
   // In a pod's network namespace the agent copies through a helper's stdout, which may hand
   // over data while paused: frames must still go out in order (here the test's own namespace).
   it.each([
-    ["on the host network", {}],
-    ["through a network namespace", { netns: "/proc/self/ns/net" }],
+    ["on the host network", { ip: "127.0.0.1" }],
+    ["through a network namespace", { ip: "127.0.0.1", netns: "/proc/self/ns/net" }],
   ])("keeps a large reply in order across frames, %s", async (_, network: PodNetwork) => {
     const { pf, out } = session(network);
     const z = compressor();

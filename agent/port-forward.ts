@@ -7,8 +7,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { connect as tcpConnect } from "node:net";
 import { RST, SpdyServer, type SpdyStream } from "./spdy.ts";
 
-/** Where a pod's ports are: its network namespace (undefined for a hostNetwork pod). */
+/** Where a pod's ports are: its IP, and its network namespace (none for a hostNetwork pod). */
 export interface PodNetwork {
+  ip: string;
   netns?: string;
 }
 

@@ -4,6 +4,7 @@
 // whenever the socket drops (deploys close every socket) and when keep-alives go unanswered.
 
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import WebSocket from "ws";
 import {
   CHANNEL,
@@ -15,6 +16,7 @@ import {
   PING,
   PONG,
   type PortForwardQuery,
+  type ProxyQuery,
   parseDataFrame,
   type UpFrame,
   WINDOW_BYTES,
@@ -158,6 +160,7 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
     if (f.type === "logs") serveLogs(s, f).catch(failed);
     else if (f.type === "exec") serveExec(s, f).catch(failed);
     else if (f.type === "portforward") servePortForwarding(s, f).catch(failed);
+    else if (f.type === "proxy") serveProxy(s, f).catch(failed);
     else if (f.type === "ack") {
       const st = streams.get(f.id);
       if (!st) return;
@@ -358,6 +361,64 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
     await ended;
     session.close();
     streams.delete(q.id);
+  };
+
+  /** One HTTP request to a pod running here (pods/proxy, services/proxy), answered as it comes. */
+  const serveProxy = async (s: WebSocket, q: ProxyQuery & { id: number }) => {
+    const st = openStream(s, q.id);
+    const { signal } = st.abort;
+    // The request body follows in data frames: take them before anything is awaited.
+    const body: Uint8Array[] = [];
+    let received = 0;
+    const bodyDone = new Promise<void>((resolve) => {
+      if (received >= q.bodyBytes) resolve();
+      st.input = (data) => {
+        body.push(data);
+        received += data.length;
+        if (received >= q.bodyBytes) resolve();
+      };
+      signal.addEventListener("abort", () => resolve());
+    });
+    const network = opts.podNetwork?.(q.uid);
+    if (!network) {
+      streams.delete(q.id);
+      const message = `pod ${q.namespace}/${q.pod} (uid ${q.uid}) is not running on this node`;
+      await control(s, { type: "error", id: q.id, code: 503, message });
+      return;
+    }
+    await bodyDone;
+    if (signal.aborted) return;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of q.headers)
+      headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+    let started = false;
+    try {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = httpRequest(
+          { host: network.ip, port: q.port, method: q.method, path: q.path, headers, signal },
+          resolve,
+        );
+        req.setTimeout(30_000, () => req.destroy(new Error("timed out waiting for an answer")));
+        req.on("error", reject);
+        req.end(Buffer.concat(body));
+      });
+      const pairs: [string, string][] = [];
+      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
+        pairs.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
+      started = true;
+      await control(s, { type: "start", id: q.id, status: res.statusCode ?? 502, headers: pairs });
+      for await (const chunk of res)
+        for (let off = 0; off < chunk.length; off += MAX_CHUNK_BYTES)
+          if (!(await sendWithin(st, q.id, chunk.subarray(off, off + MAX_CHUNK_BYTES)))) return;
+      await control(s, { type: "end", id: q.id });
+    } catch (err) {
+      if (signal.aborted) return;
+      const message = `error trying to reach service: ${(err as Error).message}`;
+      if (started) await control(s, { type: "end", id: q.id });
+      else await control(s, { type: "error", id: q.id, code: 503, message });
+    } finally {
+      streams.delete(q.id);
+    }
   };
 
   connect();

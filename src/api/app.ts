@@ -26,6 +26,7 @@ import { podExec } from "./handlers/pod-exec.ts";
 import { podLog } from "./handlers/pod-log.ts";
 import { podPortForward } from "./handlers/pod-portforward.ts";
 import { binding, eviction } from "./handlers/pod-subresources.ts";
+import { proxy } from "./handlers/proxy.ts";
 import { getOne, list } from "./handlers/read.ts";
 import { review } from "./handlers/reviews.ts";
 import { scale } from "./handlers/scale.ts";
@@ -141,6 +142,8 @@ async function dispatch(c: C, p: ResourcePath | undefined): Promise<Response> {
   if (p.subresource) {
     if (!p.name || !s.info.subresources?.includes(p.subresource)) throw notFound();
     if (p.subresource === "scale") return scale(c, s, p);
+    if (p.subresource === "proxy" && (s.info.plural === "pods" || s.info.plural === "services"))
+      return proxy(c, s, p);
     if (p.subresource === "binding" && method === "POST") return binding(c, s, p);
     if (p.subresource === "eviction" && method === "POST") return eviction(c, s, p);
     if (p.subresource === "log" && method === "GET" && s.info.plural === "pods")

@@ -13,6 +13,7 @@ const SUBRESOURCE_VERBS: Record<string, string[]> = {
   log: ["get"],
   exec: ["create", "get"],
   portforward: ["create", "get"],
+  proxy: ["create", "delete", "get", "patch", "update"],
   token: ["create"],
 };
 

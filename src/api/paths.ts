@@ -9,6 +9,8 @@ export interface ResourcePath {
   plural: string;
   name?: string;
   subresource?: string;
+  /** For the proxy subresource: the path after `proxy`, as the target is to see it ("/" at least). */
+  proxyPath?: string;
 }
 
 const namespacedPlurals = new Set(catalog.filter((r) => r.namespaced).map((r) => r.plural));
@@ -20,12 +22,21 @@ export function parseResourcePath(
   rest: string[],
 ): ResourcePath | undefined {
   const segs = rest.filter((s) => s !== "").map(decodeURIComponent);
-  if (segs[0] === "namespaces" && segs.length >= 3 && namespacedPlurals.has(segs[2])) {
-    const [, namespace, plural, name, subresource, ...more] = segs;
-    if (more.length) return undefined;
-    return { group, version, namespace, plural, name, subresource };
-  }
-  const [plural, name, subresource, ...more] = segs;
-  if (!plural || more.length) return undefined;
-  return { group, version, plural, name, subresource };
+  const namespaced = segs[0] === "namespaces" && segs.length >= 3 && namespacedPlurals.has(segs[2]);
+  const [namespace, plural, name, subresource, ...more] = namespaced
+    ? segs.slice(1)
+    : [undefined, ...segs];
+  if (!plural) return undefined;
+  const p: ResourcePath = { group, version, plural, name, subresource };
+  if (namespaced) p.namespace = namespace;
+  if (subresource === "proxy") p.proxyPath = afterSegments(rest, namespaced ? 5 : 3);
+  else if (more.length) return undefined;
+  return p;
+}
+
+/** The raw path after the first `n` non-empty segments, with its trailing slash kept. */
+function afterSegments(rest: string[], n: number): string {
+  let i = 0;
+  for (let seen = 0; i < rest.length && seen < n; i++) if (rest[i] !== "") seen++;
+  return `/${rest.slice(i).join("/")}`;
 }

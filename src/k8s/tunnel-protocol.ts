@@ -38,6 +38,22 @@ export interface PortForwardQuery {
 }
 
 /**
+ * What pods/proxy and services/proxy ask for: one HTTP request to a pod's IP, made by the agent
+ * of the pod's node. The request body (bodyBytes long) follows in data frames.
+ */
+export interface ProxyQuery {
+  namespace: string;
+  pod: string;
+  uid: string;
+  port: number;
+  method: string;
+  /** Path and query, as the pod is to see them. */
+  path: string;
+  headers: [string, string][];
+  bodyBytes: number;
+}
+
+/**
  * Exec streams carry the channels of Kubernetes' streaming protocol (v4/v5.channel.k8s.io) in
  * their data frames, as the payload's first byte: down 0 stdin, 4 resize, 255 close (v5: the next
  * byte names the channel the client closed); up 1 stdout, 2 stderr, 3 the final Status.
@@ -49,12 +65,14 @@ export type DownFrame =
   | ({ type: "logs"; id: number } & LogQuery)
   | ({ type: "exec"; id: number } & ExecQuery)
   | ({ type: "portforward"; id: number } & PortForwardQuery)
+  | ({ type: "proxy"; id: number } & ProxyQuery)
   | { type: "ack"; id: number; bytes: number }
   | { type: "cancel"; id: number };
 
 /** Agent → control plane. */
 export type UpFrame =
-  | { type: "start"; id: number }
+  /** A proxied request's response carries its status and headers; its body follows. */
+  | { type: "start"; id: number; status?: number; headers?: [string, string][] }
   | { type: "error"; id: number; code: number; message: string }
   | { type: "end"; id: number };
 

@@ -63,7 +63,7 @@ export const catalog: ResourceInfo[] = [
   core("Pod", "pods", true, {
     shortNames: ["po"],
     categories: ["all"],
-    subresources: ["status", "binding", "eviction", "log", "exec", "portforward"],
+    subresources: ["status", "binding", "eviction", "log", "exec", "portforward", "proxy"],
   }),
   core("Service", "services", true, {
     shortNames: ["svc"],
@@ -77,7 +77,7 @@ export const catalog: ResourceInfo[] = [
     shortNames: ["sa"],
     subresources: ["token"],
   }),
-  core("Node", "nodes", false, { shortNames: ["no"], subresources: ["status", "proxy"] }),
+  core("Node", "nodes", false, { shortNames: ["no"], subresources: ["status"] }),
   core("Event", "events", true, { shortNames: ["ev"] }),
   core("PersistentVolumeClaim", "persistentvolumeclaims", true, {
     shortNames: ["pvc"],

@@ -40,16 +40,25 @@ import {
   dataFrame,
   type ExecQuery,
   type LogQuery,
+  MAX_CHUNK_BYTES,
   PING,
   PONG,
   type PortForwardQuery,
+  type ProxyQuery,
   parseDataFrame,
   type UpFrame,
 } from "../k8s/tunnel-protocol.ts";
 
 /** A stream's outcome as the Worker needs it: a body to return, or a Kubernetes error. */
 export type StreamResult =
-  | { ok: true; id: number; body: ReadableStream<Uint8Array> }
+  | {
+      ok: true;
+      id: number;
+      body: ReadableStream<Uint8Array>;
+      /** A proxied response's status and headers. */
+      status?: number;
+      headers?: [string, string][];
+    }
   | { ok: false; code: number; message: string };
 
 interface Stream {
@@ -123,14 +132,38 @@ export class NodeTunnel extends DurableObject<Env> {
   }
 
   /** Open a log stream on the node: the body once the agent starts it, or why not. */
-  async logs(node: string, q: LogQuery): Promise<StreamResult> {
-    const ws = this.ctx.getWebSockets().find((w) => w.readyState === WebSocket.OPEN);
+  logs(node: string, q: LogQuery): Promise<StreamResult> {
     const url = `https://${node}:10250/containerLogs/${q.namespace}/${q.pod}/${q.container}`;
+    return this.open(node, `Get "${url}"`, (id) => ({ type: "logs", id, ...q }));
+  }
+
+  /**
+   * One HTTP request to a pod, made by the node's agent (pods/proxy, services/proxy): the
+   * response's status, headers and body once the agent has them, or why not.
+   */
+  proxy(node: string, q: ProxyQuery, body: Uint8Array): Promise<StreamResult> {
+    const what = `${q.method} "http://${q.pod}:${q.port}${q.path}"`;
+    return this.open(
+      node,
+      what,
+      (id) => ({ type: "proxy", id, ...q, bodyBytes: body.length }),
+      body,
+    );
+  }
+
+  /** Opens a stream on the node's agent; `what` names the request in error messages. */
+  private async open(
+    node: string,
+    what: string,
+    frame: (id: number) => DownFrame,
+    body?: Uint8Array,
+  ): Promise<StreamResult> {
+    const ws = this.ctx.getWebSockets().find((w) => w.readyState === WebSocket.OPEN);
     if (!ws)
       return {
         ok: false,
         code: 503,
-        message: `Get "${url}": no tunnel for node "${node}": its agent is not connected`,
+        message: `${what}: no tunnel for node "${node}": its agent is not connected`,
       };
     this.nextId = (this.nextId + 1) >>> 0;
     const id = this.nextId;
@@ -142,7 +175,7 @@ export class NodeTunnel extends DurableObject<Env> {
         resolve({
           ok: false,
           code: 504,
-          message: `Get "${url}": node "${node}" did not answer within ${START_TIMEOUT_MS / 1000}s`,
+          message: `${what}: node "${node}" did not answer within ${START_TIMEOUT_MS / 1000}s`,
         });
       }, START_TIMEOUT_MS);
       s.settle = (r) => {
@@ -151,11 +184,18 @@ export class NodeTunnel extends DurableObject<Env> {
         resolve(r);
       };
     });
-    if (!this.send(ws, { type: "logs", id, ...q }))
+    let sent = this.send(ws, frame(id));
+    try {
+      for (let off = 0; sent && body && off < body.length; off += MAX_CHUNK_BYTES)
+        ws.send(dataFrame(id, body.subarray(off, off + MAX_CHUNK_BYTES)));
+    } catch {
+      sent = false;
+    }
+    if (!sent)
       s.settle?.({
         ok: false,
         code: 503,
-        message: `Get "${url}": the tunnel of node "${node}" is closing`,
+        message: `${what}: the tunnel of node "${node}" is closing`,
       });
     return result;
   }
@@ -260,7 +300,7 @@ export class NodeTunnel extends DurableObject<Env> {
         } catch {}
       return;
     }
-    if (f.type === "start") this.start(f.id, s);
+    if (f.type === "start") this.start(f.id, s, f.status, f.headers);
     else if (f.type === "error") {
       this.streams.delete(f.id);
       if (s.settle) s.settle({ ok: false, code: f.code, message: f.message });
@@ -284,7 +324,7 @@ export class NodeTunnel extends DurableObject<Env> {
     this.dropStreams(ws);
   }
 
-  private start(id: number, s: Stream) {
+  private start(id: number, s: Stream, status?: number, headers?: [string, string][]) {
     if (!s.settle) return;
     const body = new ReadableStream<Uint8Array>(
       {
@@ -302,7 +342,7 @@ export class NodeTunnel extends DurableObject<Env> {
       },
       { highWaterMark: 0 },
     );
-    s.settle({ ok: true, id, body });
+    s.settle({ ok: true, id, body, status, headers });
   }
 
   /**

@@ -396,6 +396,40 @@ describe("host agent", () => {
     }
   });
 
+  it("pods/proxy and services/proxy reach a pod through its node's agent", async () => {
+    const [pod] = (await podsOf("app=web")).filter(ready);
+    const name = pod.metadata.name;
+    const raw = (path: string) => kubectl(["get", "--raw", path]);
+    expect(await raw(`/api/v1/namespaces/default/pods/${name}:80/proxy/`)).toBe(indexPage("v2"));
+    // The pod's localhost-only server of the port-forward test is not on its IP.
+    const local = await cluster.kubectlResult([
+      "get",
+      "--raw",
+      `/api/v1/namespaces/default/pods/${name}:8081/proxy/`,
+    ]);
+    expect(local.code).not.toBe(0);
+    expect(local.stderr).toContain("ServiceUnavailable");
+    await kubectl([
+      "expose",
+      "deployment/web",
+      "--name=web-proxied",
+      "--port=8080",
+      "--target-port=80",
+    ]);
+    try {
+      await eventually(async () => {
+        const r = await cluster.kubectlResult([
+          "get",
+          "--raw",
+          "/api/v1/namespaces/default/services/web-proxied:8080/proxy/",
+        ]);
+        return r.code === 0 && r.stdout === indexPage("v2");
+      }, 20_000);
+    } finally {
+      await kubectl(["delete", "service", "web-proxied"]);
+    }
+  });
+
   it("containers of a pod share its network namespace and hostname", async () => {
     await kubectl(
       ["apply", "-f", "-"],

@@ -46,6 +46,7 @@ class TestAgent {
   readonly requests: (DownFrame & { type: "logs" })[] = [];
   readonly execs: (DownFrame & { type: "exec" })[] = [];
   readonly forwards: (DownFrame & { type: "portforward" })[] = [];
+  readonly proxied: { q: DownFrame & { type: "proxy" }; body: string }[] = [];
   readonly cancelled: number[] = [];
   readonly ws: WebSocket;
   readonly streams = new Map<number, Outgoing>();
@@ -68,7 +69,10 @@ class TestAgent {
         this.pump(f.id);
       } else if (f.type === "logs") this.serve(f);
       else if (f.type === "exec") this.execs.push(f);
-      else if (f.type === "portforward") {
+      else if (f.type === "proxy") {
+        this.proxied.push({ q: f, body: "" });
+        if (f.bodyBytes === 0) this.answer(f.id);
+      } else if (f.type === "portforward") {
         this.forwards.push(f);
         if (this.failWith) ws.send(JSON.stringify({ type: "error", id: f.id, ...this.failWith }));
         else ws.send(JSON.stringify({ type: "start", id: f.id }));
@@ -78,6 +82,12 @@ class TestAgent {
     // stream echoes the bytes as they are, reversed (so an echo is not mistaken for a loop).
     onBinary(ws, (bytes) => {
       const id = new DataView(bytes.buffer).getUint32(0);
+      const asked = this.proxied.find((x) => x.q.id === id);
+      if (asked) {
+        asked.body += new TextDecoder().decode(bytes.subarray(4));
+        if (asked.body.length >= asked.q.bodyBytes) this.answer(id);
+        return;
+      }
       if (this.forwards.some((f) => f.id === id)) {
         this.ws.send(dataFrame(id, bytes.subarray(4).reverse()));
         return;
@@ -90,6 +100,19 @@ class TestAgent {
         this.ws.send(JSON.stringify({ type: "end", id }));
       }
     });
+  }
+
+  /** A proxied request's answer: what was asked, echoed back with a status of its own. */
+  private answer(id: number) {
+    const { q, body } = this.proxied.find((x) => x.q.id === id) as TestAgent["proxied"][0];
+    const headers = [
+      ["content-type", "text/plain"],
+      ["x-pod", q.pod],
+      ["connection", "close"],
+    ];
+    this.ws.send(JSON.stringify({ type: "start", id, status: 201, headers }));
+    this.ws.send(dataFrame(id, enc.encode(`${q.method} ${q.port} ${q.path} ${body}`)));
+    this.ws.send(JSON.stringify({ type: "end", id }));
   }
 
   /** Stream ids of open follow requests. */
@@ -605,5 +628,101 @@ describe("pods/portforward through the tunnel", () => {
     expect(((await done.json()) as { message: string }).message).toBe(
       "unable to forward port because pod is not running. Current status=Succeeded",
     );
+  });
+});
+
+describe("pods/proxy and services/proxy through the tunnel", () => {
+  /** A pod bound to the node, Running and Ready with an IP, declaring container port 9090. */
+  async function servingPod(name: string, node: string) {
+    const created = await call("POST", `/api/v1/namespaces/${NS}/pods`, {
+      metadata: { name, labels: { app: "proxied" } },
+      spec: {
+        nodeName: node,
+        tolerations: [{ operator: "Exists" }],
+        containers: [{ name: "app", image: "busybox", ports: [{ containerPort: 9090 }] }],
+      },
+    });
+    expect(created.status).toBe(201);
+    const st = await call(
+      "PATCH",
+      `/api/v1/namespaces/${NS}/pods/${name}/status`,
+      {
+        status: {
+          phase: "Running",
+          podIP: "10.42.7.9",
+          conditions: [{ type: "Ready", status: "True" }],
+          containerStatuses: [running("app")],
+        },
+      },
+      { "content-type": "application/merge-patch+json" },
+    );
+    expect(st.status).toBe(200);
+    return st.body;
+  }
+
+  it("makes the request on the pod's node and returns its answer", async () => {
+    await registerNode("px-1");
+    const agent = await dial("px-1");
+    agents.push(agent);
+    const pod = await servingPod("web", "px-1");
+    const res = await api("GET", `/api/v1/namespaces/${NS}/pods/web:8080/proxy/a/b/?x=1`);
+    expect(res.status).toBe(201);
+    expect(res.headers.get("x-pod")).toBe("web");
+    expect(res.headers.get("connection")).toBeNull();
+    expect(await res.text()).toBe("GET 8080 /a/b/?x=1 ");
+    const [asked] = agent.proxied;
+    expect(asked.q).toMatchObject({ namespace: NS, pod: "web", uid: pod.metadata.uid });
+    // The caller's credentials stay with the control plane.
+    expect(asked.q.headers.some(([k]) => k.toLowerCase() === "authorization")).toBe(false);
+    // No port: the pod's first declared one; a body goes along.
+    const posted = await api("POST", `/api/v1/namespaces/${NS}/pods/web/proxy`, "ping", {
+      "content-type": "text/plain",
+    });
+    expect(await posted.text()).toBe("POST 9090 / ping");
+  });
+
+  it("picks a ready endpoint of a Service, on the port the Service maps to", async () => {
+    await registerNode("px-2");
+    const agent = await dial("px-2");
+    agents.push(agent);
+    await servingPod("backend", "px-2");
+    const svc = await call("POST", `/api/v1/namespaces/${NS}/services`, {
+      metadata: { name: "front" },
+      spec: { selector: { app: "proxied" }, ports: [{ name: "http", port: 80, targetPort: 9090 }] },
+    });
+    expect(svc.status).toBe(201);
+    await eventually(async () => {
+      const ep = await call("GET", `/api/v1/namespaces/${NS}/endpoints/front`);
+      return ep.body.subsets?.[0]?.addresses?.length === 1;
+    });
+    for (const name of ["front:http", "front:80"]) {
+      const res = await api("GET", `/api/v1/namespaces/${NS}/services/${name}/proxy/metrics`);
+      expect(await res.text()).toBe("GET 9090 /metrics ");
+    }
+    const none = await call("POST", `/api/v1/namespaces/${NS}/services`, {
+      metadata: { name: "empty" },
+      spec: { selector: { app: "nobody" }, ports: [{ port: 80 }] },
+    });
+    expect(none.status).toBe(201);
+    const unavailable = await call("GET", `/api/v1/namespaces/${NS}/services/empty/proxy/`);
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.body.message).toBe('no endpoints available for service "empty"');
+    for (const name of ["front", "empty"])
+      await call("DELETE", `/api/v1/namespaces/${NS}/services/${name}`);
+  });
+
+  it("refuses what cannot be proxied", async () => {
+    await registerNode("px-3");
+    await boundPod("starting", undefined);
+    const noIP = await call("GET", `/api/v1/namespaces/${NS}/pods/starting/proxy/`);
+    expect(noIP.status).toBe(503);
+    await servingPod("orphan", "px-3");
+    const noAgent = await call("GET", `/api/v1/namespaces/${NS}/pods/orphan/proxy/`);
+    expect(noAgent.status).toBe(503);
+    expect(noAgent.body.message).toContain('no tunnel for node "px-3"');
+    const tls = await call("GET", `/api/v1/namespaces/${NS}/pods/https:orphan:443/proxy/`);
+    expect(tls.status).toBe(400);
+    const port = await call("GET", `/api/v1/namespaces/${NS}/pods/orphan:http/proxy/`);
+    expect(port.status).toBe(400);
   });
 });
