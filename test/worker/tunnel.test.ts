@@ -724,5 +724,12 @@ describe("pods/proxy and services/proxy through the tunnel", () => {
     expect(tls.status).toBe(400);
     const port = await call("GET", `/api/v1/namespaces/${NS}/pods/orphan:http/proxy/`);
     expect(port.status).toBe(400);
+    const big = await api(
+      "POST",
+      `/api/v1/namespaces/${NS}/pods/orphan/proxy/upload`,
+      "x".repeat(4 * 1024 * 1024),
+      { "content-type": "text/plain" },
+    );
+    expect(big.status).toBe(413);
   });
 });

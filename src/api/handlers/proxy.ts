@@ -96,9 +96,11 @@ export async function proxy(c: C, s: Strategy, p: ResourcePath): Promise<Respons
     s.info.plural === "pods"
       ? await podTarget(c, s, namespace, p.name as string)
       : await serviceTarget(c, s, namespace, p.name as string);
+  const tooLarge = () =>
+    new ApiError(413, "RequestEntityTooLarge", "the request body is too large to proxy");
+  if (Number(c.req.header("content-length") ?? 0) > MAX_BODY_BYTES) throw tooLarge();
   const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.length > MAX_BODY_BYTES)
-    throw new ApiError(413, "RequestEntityTooLarge", "the request body is too large to proxy");
+  if (body.length > MAX_BODY_BYTES) throw tooLarge();
   const headers: [string, string][] = [];
   c.req.raw.headers.forEach((v, k) => {
     if (!HOP.has(k.toLowerCase())) headers.push([k, v]);
