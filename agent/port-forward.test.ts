@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:net";
 import { constants, createDeflate, inflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PodNetwork, servePortForward } from "./port-forward.ts";
+import { type PodNetwork, serveChannelPortForward, servePortForward } from "./port-forward.ts";
 import { DICTIONARY, decodeHeaders, encodeHeaders, HeaderZlib } from "./spdy.ts";
 
 // A client that frames as spdystream does: header blocks compressed with SPDY's dictionary in
@@ -207,6 +207,45 @@ describe("port-forward's SPDY session", () => {
     const rst = out().subarray(out().length - 16);
     expect(rst.readUInt16BE(2)).toBe(3);
     expect(rst.readUInt32BE(8)).toBe(13);
+    pf.close();
+  });
+});
+
+describe("port-forward's channel protocol (v4.channel.k8s.io)", () => {
+  it("opens each port's channels with its number, copies data, and reports a refused port", async () => {
+    const frames: Buffer[] = [];
+    let ended = false;
+    const pf = serveChannelPortForward({
+      pod: "default/web",
+      uid: "u-1",
+      network: { ip: "127.0.0.1", netns: "/proc/self/ns/net" },
+      log: () => {},
+      ports: [port, refused],
+      send: async (bytes) => {
+        await new Promise((r) => setTimeout(r, Math.random() * 3));
+        frames.push(Buffer.from(bytes));
+      },
+      onEnd: () => {
+        ended = true;
+      },
+    });
+    const on = (channel: number) =>
+      frames.filter((f) => f[0] === channel).map((f) => f.subarray(1));
+    const le = (n: number) => Buffer.from([n & 0xff, n >> 8]);
+    pf.input(Buffer.concat([Buffer.from([0]), Buffer.from("big")]));
+    await until(() => ended, 20_000);
+    for (const [channel, p] of [
+      [0, port],
+      [1, port],
+      [2, refused],
+      [3, refused],
+    ])
+      expect(on(channel)[0]).toEqual(le(p));
+    expect(Buffer.concat(on(0).slice(1)).equals(big)).toBe(true);
+    expect(on(1)).toHaveLength(1);
+    expect(Buffer.concat(on(3).slice(1)).toString()).toMatch(
+      new RegExp(`^error forwarding port ${refused} to pod default/web, uid u-1: .*ECONNREFUSED`),
+    );
     pf.close();
   });
 });

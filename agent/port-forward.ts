@@ -196,3 +196,57 @@ export function servePortForward(opts: PortForwardOptions) {
     },
   };
 }
+
+/**
+ * Serves the channel protocol (v4.channel.k8s.io) of client libraries: one connection per
+ * requested port for the life of the session. For the i-th port, channel 2i carries data both
+ * ways and 2i+1 its error; each first sends the port number, 2 bytes little-endian. The session
+ * ends once every connection has.
+ */
+export function serveChannelPortForward(
+  opts: Omit<PortForwardOptions, "onError"> & { ports: number[]; onEnd: () => void },
+) {
+  let closed = false;
+  // One queue: frames of a channel stay in order even when a child's stdout runs ahead.
+  let queue = Promise.resolve();
+  const send = (channel: number, data: Uint8Array = new Uint8Array(0)) => {
+    const frame = Buffer.concat([Buffer.from([channel]), data]);
+    const next = queue.then(() => (closed ? undefined : opts.send(frame)));
+    queue = next.catch(() => {});
+    return next;
+  };
+  const conns = opts.ports.map((port, i) => {
+    const portBytes = Buffer.from([port & 0xff, port >> 8]);
+    void send(2 * i, portBytes);
+    void send(2 * i + 1, portBytes);
+    const conn = connectToPort(opts.network, port);
+    conn.readable.on("data", (chunk: Buffer) => {
+      conn.readable.pause();
+      send(2 * i, chunk).then(
+        () => conn.readable.resume(),
+        () => conn.kill(),
+      );
+    });
+    return { conn, port };
+  });
+  void Promise.all(
+    conns.map(async ({ conn, port }, i) => {
+      const failure = await conn.done;
+      if (closed || !failure) return;
+      const message = `error forwarding port ${port} to pod ${opts.pod}, uid ${opts.uid}: localhost:${port} inside the pod's network namespace: ${failure}`;
+      opts.log(`port-forward: ${message}`);
+      await send(2 * i + 1, Buffer.from(message)).catch(() => {});
+    }),
+  ).then(() => queue.then(() => closed || opts.onEnd()));
+  return {
+    input(bytes: Uint8Array) {
+      const channel = bytes[0];
+      const c = conns[channel >> 1];
+      if (c && channel % 2 === 0 && bytes.length > 1) c.conn.write(Buffer.from(bytes.subarray(1)));
+    },
+    close() {
+      closed = true;
+      for (const { conn } of conns) conn.kill();
+    },
+  };
+}

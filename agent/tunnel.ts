@@ -22,7 +22,7 @@ import {
   WINDOW_BYTES,
 } from "../src/k8s/tunnel-protocol.ts";
 import { findLog, LogError, type LogTarget, readLog } from "./container-logs.ts";
-import { type PodNetwork, servePortForward } from "./port-forward.ts";
+import { type PodNetwork, serveChannelPortForward, servePortForward } from "./port-forward.ts";
 
 export interface TunnelOptions {
   /** The control plane, e.g. https://kubeflare.example.com */
@@ -342,20 +342,28 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
       if (st.abort.signal.aborted) resolve();
       else st.abort.signal.addEventListener("abort", () => resolve());
     });
-    const session = servePortForward({
+    const common = {
       pod: `${q.namespace}/${q.pod}`,
       uid: q.uid,
       network,
       log,
-      send: async (bytes) => {
+      send: async (bytes: Buffer) => {
         if (!(await sendWithin(st, q.id, bytes))) throw new Error("the client went away");
       },
-      onError: (err) => {
-        log(`tunnel: port-forward to ${q.namespace}/${q.pod}: ${err.message}`);
-        stop(q.id);
-        void control(s, { type: "end", id: q.id });
-      },
-    });
+    };
+    const end = () => {
+      stop(q.id);
+      void control(s, { type: "end", id: q.id });
+    };
+    const session = q.ports?.length
+      ? serveChannelPortForward({ ...common, ports: q.ports, onEnd: end })
+      : servePortForward({
+          ...common,
+          onError: (err) => {
+            log(`tunnel: port-forward to ${q.namespace}/${q.pod}: ${err.message}`);
+            end();
+          },
+        });
     st.input = (data) => session.input(data);
     await control(s, { type: "start", id: q.id });
     await ended;

@@ -30,11 +30,16 @@ export interface ExecQuery {
   tty: boolean;
 }
 
-/** What `kubectl port-forward` asks for: a SPDY/3.1 session with a pod's ports. */
+/**
+ * What `kubectl port-forward` asks for: a SPDY/3.1 session with a pod's ports; or, with `ports`,
+ * the channel protocol of client libraries (v4.channel.k8s.io): for the i-th port, channel 2i
+ * carries its data and 2i+1 its errors, each opening with the port number (2 bytes, little end).
+ */
 export interface PortForwardQuery {
   namespace: string;
   pod: string;
   uid: string;
+  ports?: number[];
 }
 
 /**

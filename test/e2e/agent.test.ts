@@ -7,6 +7,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { buildAgent } from "../../scripts/build-agent.ts";
 import { type Cluster, eventually, root, startCluster } from "./cluster.ts";
 import {
@@ -385,6 +386,22 @@ describe("host agent", () => {
     } finally {
       await pf.stop();
     }
+    // Client libraries speak the channel protocol instead: ports in the query, a channel each.
+    const url = `${cluster.server.replace(/^https/, "wss")}/api/v1/namespaces/default/pods/${name}/portforward?ports=80`;
+    const ws = new WebSocket(url, ["v4.channel.k8s.io"], {
+      headers: { authorization: `Bearer ${cluster.token}` },
+      rejectUnauthorized: false,
+    });
+    const frames: Buffer[] = [];
+    ws.on("message", (d) => frames.push(d as Buffer));
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from("GET / HTTP/1.0\r\n\r\n")]));
+    const channel0 = () =>
+      Buffer.concat(frames.filter((f) => f[0] === 0).map((f) => f.subarray(1)));
+    await eventually(() => channel0().toString().includes(indexPage("v2")), 10_000);
+    // The channel opens with the port number, two bytes little-endian.
+    expect([...channel0().subarray(0, 2)]).toEqual([80, 0]);
+    ws.close();
     // kubectl picks a pod of a Deployment itself, then asks the same of it.
     const byDeployment = cluster.kubectlBackground(["port-forward", "deployment/web", ":80"]);
     try {

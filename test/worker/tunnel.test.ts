@@ -583,6 +583,25 @@ describe("pods/portforward through the tunnel", () => {
     await eventually(async () => agent.cancelled.includes(agent.forwards[0].id));
   });
 
+  it("speaks the channel protocol of client libraries, ports named in the query", async () => {
+    await registerNode("pf-4");
+    const agent = await dial("pf-4");
+    agents.push(agent);
+    await boundPod("lib", "pf-4");
+    const res = await api(
+      "GET",
+      `${forwardPath("lib")}?ports=80&ports=8080,9090`,
+      undefined,
+      upgrade("v4.channel.k8s.io"),
+    );
+    expect(res.status).toBe(101);
+    expect(res.headers.get("sec-websocket-protocol")).toBe("v4.channel.k8s.io");
+    (res.webSocket as WebSocket).accept();
+    await eventually(async () => agent.forwards.length === 1);
+    expect(agent.forwards[0].ports).toEqual([80, 8080, 9090]);
+    (res.webSocket as WebSocket).close(1000, "");
+  });
+
   it("closes kubectl's socket with the reason when the node cannot serve it", async () => {
     await registerNode("pf-2");
     await boundPod("lonely", "pf-2");
@@ -611,8 +630,24 @@ describe("pods/portforward through the tunnel", () => {
     const plain = await call("POST", forwardPath("target"));
     expect(plain.status).toBe(400);
     expect(plain.body.message).toContain("SPDY/3.1+portforward.k8s.io");
-    const other = await api("GET", forwardPath("target"), undefined, upgrade("v4.channel.k8s.io"));
+    const other = await api("GET", forwardPath("target"), undefined, upgrade("v5.channel.k8s.io"));
     expect(other.status).toBe(400);
+    const noPorts = await api(
+      "GET",
+      forwardPath("target"),
+      undefined,
+      upgrade("v4.channel.k8s.io"),
+    );
+    expect(((await noPorts.json()) as { message: string }).message).toBe(
+      'query parameter "ports" is required',
+    );
+    const badPort = await api(
+      "GET",
+      `${forwardPath("target")}?ports=80,99999`,
+      undefined,
+      upgrade("v4.channel.k8s.io"),
+    );
+    expect(badPort.status).toBe(400);
     const missing = await api("GET", forwardPath("nope"), undefined, upgrade());
     expect(missing.status).toBe(404);
     await boundPod("waiting", undefined);

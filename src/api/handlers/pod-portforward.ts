@@ -1,7 +1,8 @@
 // pods/portforward (the kubelet's port-forward, reached through the node's tunnel): kubectl 1.31+
-// opens a WebSocket with the SPDY/3.1+portforward.k8s.io subprotocol and speaks SPDY inside it.
-// The bytes go unchanged to the pod's agent, which answers the SPDY session and connects to the
-// ports inside the pod's network namespace.
+// opens a WebSocket with the SPDY/3.1+portforward.k8s.io subprotocol and speaks SPDY inside it;
+// client libraries use the channel protocol (v4.channel.k8s.io, ports in the query). The bytes go
+// unchanged to the pod's agent, which speaks either and connects to the ports inside the pod's
+// network namespace.
 import { badRequest } from "../../k8s/errors.ts";
 import type { PortForwardQuery } from "../../k8s/tunnel-protocol.ts";
 import * as rest from "../../resources/rest.ts";
@@ -11,6 +12,9 @@ import type { ResourcePath } from "../paths.ts";
 
 /** SPDY tunnelled in WebSocket binary messages (client-go's tunneling dialer). */
 export const PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
+/** Kubernetes' channel protocol, as client libraries (Python, JavaScript) forward ports. */
+const CHANNEL_PROTOCOL = "v4.channel.k8s.io";
+const PROTOCOLS = [PORT_FORWARD_PROTOCOL, CHANNEL_PROTOCOL];
 
 export async function podPortForward(c: C, s: Strategy, p: ResourcePath): Promise<Response> {
   const name = p.name as string;
@@ -24,12 +28,10 @@ export async function podPortForward(c: C, s: Strategy, p: ResourcePath): Promis
     );
   // kubectl falls back to a plain SPDY upgrade when the WebSocket one fails: both hear this.
   const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((x) => x.trim());
-  if (
-    c.req.header("upgrade")?.toLowerCase() !== "websocket" ||
-    !offered.includes(PORT_FORWARD_PROTOCOL)
-  )
+  const protocol = PROTOCOLS.find((x) => offered.includes(x));
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket" || !protocol)
     throw badRequest(
-      `unable to upgrade connection: port-forward is served over WebSocket with the ${PORT_FORWARD_PROTOCOL} subprotocol (kubectl 1.31 or newer)`,
+      `unable to upgrade connection: port-forward is served over WebSocket with the ${PORT_FORWARD_PROTOCOL} subprotocol (kubectl 1.31 or newer) or ${CHANNEL_PROTOCOL} (client libraries)`,
     );
   const q: PortForwardQuery & { node: string } = {
     node,
@@ -37,12 +39,22 @@ export async function podPortForward(c: C, s: Strategy, p: ResourcePath): Promis
     pod: name,
     uid: pod.metadata.uid,
   };
+  if (protocol === CHANNEL_PROTOCOL) {
+    // The channel protocol names its ports up front: `?ports=80,8080` (or repeated).
+    const ports = (c.req.queries("ports") ?? []).flatMap((x) => x.split(",")).filter(Boolean);
+    if (!ports.length) throw badRequest('query parameter "ports" is required');
+    q.ports = ports.map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 1 || n > 65535) throw badRequest(`invalid port "${x}"`);
+      return n;
+    });
+  }
   return c.env.TUNNEL.getByName(node).fetch(
     new Request("https://tunnel.internal/portforward", {
       headers: {
         upgrade: "websocket",
         "x-kubeflare-portforward": JSON.stringify(q),
-        "x-kubeflare-protocol": PORT_FORWARD_PROTOCOL,
+        "x-kubeflare-protocol": protocol,
       },
     }),
   );
