@@ -31,7 +31,7 @@ export async function podPortForward(c: C, s: Strategy, p: ResourcePath): Promis
   const protocol = PROTOCOLS.find((x) => offered.includes(x));
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket" || !protocol)
     throw badRequest(
-      `unable to upgrade connection: port-forward is served over WebSocket with the ${PORT_FORWARD_PROTOCOL} subprotocol (kubectl 1.31 or newer) or ${CHANNEL_PROTOCOL} (client libraries)`,
+      `unable to upgrade connection: port-forward is served over WebSocket with the ${PORT_FORWARD_PROTOCOL} subprotocol (kubectl 1.31 or newer, or 1.30 with KUBECTL_PORT_FORWARD_WEBSOCKETS=true) or ${CHANNEL_PROTOCOL} (client libraries)`,
     );
   const q: PortForwardQuery & { node: string } = {
     node,
