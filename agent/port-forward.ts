@@ -85,6 +85,32 @@ function connectToPort(network: PodNetwork, port: number): PortConnection {
   };
 }
 
+/**
+ * Hands what the pod sends to `write`, pausing while a chunk goes out, so the pod's data waits
+ * for the client's transport rather than piling up here (a child's stdout may still hand over a
+ * chunk or two meanwhile: `write` must keep order by itself).
+ */
+function copyFromPod(conn: PortConnection, write: (chunk: Buffer) => Promise<void>) {
+  conn.readable.on("data", (chunk: Buffer) => {
+    conn.readable.pause();
+    write(chunk).then(
+      () => conn.readable.resume(),
+      () => conn.kill(),
+    );
+  });
+}
+
+/** Why a port could not be reached, as the kubelet words it on the error stream (and logged). */
+function failureReport(
+  opts: Pick<PortForwardOptions, "pod" | "uid" | "log">,
+  port: number,
+  failure: string,
+): Buffer {
+  const message = `error forwarding port ${port} to pod ${opts.pod}, uid ${opts.uid}: localhost:${port} inside the pod's network namespace: ${failure}`;
+  opts.log(`port-forward: ${message}`);
+  return Buffer.from(message);
+}
+
 interface Pair {
   data?: SpdyStream;
   error?: SpdyStream;
@@ -118,23 +144,11 @@ export function servePortForward(opts: PortForwardOptions) {
     };
     data.onReset = drop;
     error.onReset = drop;
-    conn.readable.on("data", (chunk: Buffer) => {
-      // Paused while a chunk goes out, so the pod's data waits for the client's transport rather
-      // than piling up here (a child's stdout may still hand over a chunk or two meanwhile).
-      conn.readable.pause();
-      data.write(chunk).then(
-        () => conn.readable.resume(),
-        () => conn.kill(),
-      );
-    });
+    copyFromPod(conn, (chunk) => data.write(chunk));
     const failure = await conn.done;
     live.delete(conn);
     if (dropped || closed) return;
-    if (failure) {
-      const message = `error forwarding port ${port} to pod ${opts.pod}, uid ${opts.uid}: localhost:${port} inside the pod's network namespace: ${failure}`;
-      opts.log(`port-forward: ${message}`);
-      await error.write(Buffer.from(message)).catch(() => {});
-    }
+    if (failure) await error.write(failureReport(opts, port, failure)).catch(() => {});
     await data.end().catch(() => {});
     await error.end().catch(() => {});
   };
@@ -220,22 +234,14 @@ export function serveChannelPortForward(
     void send(2 * i, portBytes);
     void send(2 * i + 1, portBytes);
     const conn = connectToPort(opts.network, port);
-    conn.readable.on("data", (chunk: Buffer) => {
-      conn.readable.pause();
-      send(2 * i, chunk).then(
-        () => conn.readable.resume(),
-        () => conn.kill(),
-      );
-    });
+    copyFromPod(conn, (chunk) => send(2 * i, chunk));
     return { conn, port };
   });
   void Promise.all(
     conns.map(async ({ conn, port }, i) => {
       const failure = await conn.done;
       if (closed || !failure) return;
-      const message = `error forwarding port ${port} to pod ${opts.pod}, uid ${opts.uid}: localhost:${port} inside the pod's network namespace: ${failure}`;
-      opts.log(`port-forward: ${message}`);
-      await send(2 * i + 1, Buffer.from(message)).catch(() => {});
+      await send(2 * i + 1, failureReport(opts, port, failure)).catch(() => {});
     }),
   ).then(() => queue.then(() => closed || opts.onEnd()));
   return {

@@ -329,15 +329,27 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
     }
   };
 
+  /**
+   * Where the pod of a port-forward or proxy stream runs here; when it does not, the stream
+   * fails with `code` (the Worker answers a proxy's with 503, as the apiserver does).
+   */
+  const podHere = async (
+    s: WebSocket,
+    q: { id: number; namespace: string; pod: string; uid: string },
+    code: number,
+  ): Promise<PodNetwork | undefined> => {
+    const network = opts.podNetwork?.(q.uid);
+    if (network) return network;
+    streams.delete(q.id);
+    const message = `pod ${q.namespace}/${q.pod} (uid ${q.uid}) is not running on this node`;
+    await control(s, { type: "error", id: q.id, code, message });
+    return undefined;
+  };
+
   const servePortForwarding = async (s: WebSocket, q: PortForwardQuery & { id: number }) => {
     const st = openStream(s, q.id);
-    const network = opts.podNetwork?.(q.uid);
-    if (!network) {
-      streams.delete(q.id);
-      const message = `pod ${q.namespace}/${q.pod} (uid ${q.uid}) is not running on this node`;
-      await control(s, { type: "error", id: q.id, code: 404, message });
-      return;
-    }
+    const network = await podHere(s, q, 404);
+    if (!network) return;
     const ended = new Promise<void>((resolve) => {
       if (st.abort.signal.aborted) resolve();
       else st.abort.signal.addEventListener("abort", () => resolve());
@@ -387,13 +399,8 @@ export function startTunnel(opts: TunnelOptions): { close(): void } {
       };
       signal.addEventListener("abort", () => resolve());
     });
-    const network = opts.podNetwork?.(q.uid);
-    if (!network) {
-      streams.delete(q.id);
-      const message = `pod ${q.namespace}/${q.pod} (uid ${q.uid}) is not running on this node`;
-      await control(s, { type: "error", id: q.id, code: 503, message });
-      return;
-    }
+    const network = await podHere(s, q, 503);
+    if (!network) return;
     await bodyDone;
     if (signal.aborted) return;
     const headers: Record<string, string> = {};

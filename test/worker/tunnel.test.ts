@@ -191,6 +191,17 @@ const running = (name: string) => ({
 });
 
 /** A pod bound to `node` (tolerating everything, so no eviction), its containers running. */
+/** Merge-patches a pod's status as its kubelet would. */
+const patchStatus = (pod: string, status: Record<string, unknown>) =>
+  call(
+    "PATCH",
+    `/api/v1/namespaces/${NS}/pods/${pod}/status`,
+    { status },
+    {
+      "content-type": "application/merge-patch+json",
+    },
+  );
+
 async function boundPod(name: string, node: string | undefined, containers = ["app"]) {
   const created = await call("POST", `/api/v1/namespaces/${NS}/pods`, {
     metadata: { name, labels: { app: "logs" } },
@@ -202,12 +213,10 @@ async function boundPod(name: string, node: string | undefined, containers = ["a
   });
   expect(created.status).toBe(201);
   if (!node) return created.body;
-  const st = await call(
-    "PATCH",
-    `/api/v1/namespaces/${NS}/pods/${name}/status`,
-    { status: { phase: "Running", containerStatuses: containers.map(running) } },
-    { "content-type": "application/merge-patch+json" },
-  );
+  const st = await patchStatus(name, {
+    phase: "Running",
+    containerStatuses: containers.map(running),
+  });
   expect(st.status).toBe(200);
   return st.body;
 }
@@ -303,12 +312,7 @@ describe("pods/log through the tunnel", () => {
         terminated: { exitCode: 0, reason: "Completed", containerID: "containerd://app-1" },
       },
     };
-    await call(
-      "PATCH",
-      `/api/v1/namespaces/${NS}/pods/done/status`,
-      { status: { phase: "Succeeded", containerStatuses: [terminated] } },
-      { "content-type": "application/merge-patch+json" },
-    );
+    await patchStatus("done", { phase: "Succeeded", containerStatuses: [terminated] });
     agent.logs.set(`${NS}/done/app`, "finished\n");
     const res = await api("GET", logPath("done", "?follow=true"));
     expect(await res.text()).toBe("finished\n");
@@ -534,12 +538,7 @@ describe("pods/exec through the tunnel", () => {
     expect(((await other.json()) as { message: string }).message).toBe(
       "container x is not valid for pod target",
     );
-    await call(
-      "PATCH",
-      `/api/v1/namespaces/${NS}/pods/target/status`,
-      { status: { phase: "Succeeded" } },
-      { "content-type": "application/merge-patch+json" },
-    );
+    await patchStatus("target", { phase: "Succeeded" });
     const done = await api("GET", execPath("target"), undefined, upgrade());
     expect(((await done.json()) as { message: string }).message).toBe(
       "cannot exec into a container in a completed pod; current phase is Succeeded",
@@ -653,12 +652,7 @@ describe("pods/portforward through the tunnel", () => {
     await boundPod("waiting", undefined);
     const unbound = await call("GET", forwardPath("waiting"));
     expect(unbound.body.message).toBe("pod waiting does not have a host assigned");
-    await call(
-      "PATCH",
-      `/api/v1/namespaces/${NS}/pods/target/status`,
-      { status: { phase: "Succeeded" } },
-      { "content-type": "application/merge-patch+json" },
-    );
+    await patchStatus("target", { phase: "Succeeded" });
     const done = await api("GET", forwardPath("target"), undefined, upgrade());
     expect(((await done.json()) as { message: string }).message).toBe(
       "unable to forward port because pod is not running. Current status=Succeeded",
@@ -678,19 +672,12 @@ describe("pods/proxy and services/proxy through the tunnel", () => {
       },
     });
     expect(created.status).toBe(201);
-    const st = await call(
-      "PATCH",
-      `/api/v1/namespaces/${NS}/pods/${name}/status`,
-      {
-        status: {
-          phase: "Running",
-          podIP: "10.42.7.9",
-          conditions: [{ type: "Ready", status: "True" }],
-          containerStatuses: [running("app")],
-        },
-      },
-      { "content-type": "application/merge-patch+json" },
-    );
+    const st = await patchStatus(name, {
+      phase: "Running",
+      podIP: "10.42.7.9",
+      conditions: [{ type: "Ready", status: "True" }],
+      containerStatuses: [running("app")],
+    });
     expect(st.status).toBe(200);
     return st.body;
   }

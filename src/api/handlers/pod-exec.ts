@@ -45,17 +45,35 @@ export async function podExec(c: C, s: Strategy, p: ResourcePath): Promise<Respo
   // What is asked is checked first, so that kubectl's SPDY retry hears the same answer.
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket")
     throw badRequest("Upgrade request required: exec is served over WebSocket (v5.channel.k8s.io)");
-  const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((x) => x.trim());
+  const offered = offeredProtocols(c);
   const protocol = PROTOCOLS.find((x) => offered.includes(x));
   if (!protocol)
     throw badRequest(
       `unable to upgrade connection: none of the offered protocols [${offered.join(" ")}] is supported; this server speaks ${PROTOCOLS.join(", ")}`,
     );
+  return relayToNode(c, node, "exec", q, protocol);
+}
+
+/** The WebSocket subprotocols the client offers, in its order. */
+export const offeredProtocols = (c: C): string[] =>
+  (c.req.header("sec-websocket-protocol") ?? "").split(",").map((x) => x.trim());
+
+/**
+ * Hands the client's WebSocket upgrade to the tunnel object of the pod's node, which relays the
+ * session to the agent as a `kind` stream opened with `q`, speaking `protocol`.
+ */
+export function relayToNode(
+  c: C,
+  node: string,
+  kind: "exec" | "portforward",
+  q: object,
+  protocol: string,
+): Promise<Response> {
   return c.env.TUNNEL.getByName(node).fetch(
-    new Request("https://tunnel.internal/exec", {
+    new Request(`https://tunnel.internal/${kind}`, {
       headers: {
         upgrade: "websocket",
-        "x-kubeflare-exec": JSON.stringify(q),
+        [`x-kubeflare-${kind}`]: JSON.stringify(q),
         "x-kubeflare-protocol": protocol,
       },
     }),

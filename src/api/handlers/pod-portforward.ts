@@ -9,6 +9,7 @@ import * as rest from "../../resources/rest.ts";
 import type { KObject, Strategy } from "../../resources/types.ts";
 import { type C, storeCtx } from "../context.ts";
 import type { ResourcePath } from "../paths.ts";
+import { offeredProtocols, relayToNode } from "./pod-exec.ts";
 
 /** SPDY tunnelled in WebSocket binary messages (client-go's tunneling dialer). */
 export const PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
@@ -27,7 +28,7 @@ export async function podPortForward(c: C, s: Strategy, p: ResourcePath): Promis
       `unable to forward port because pod is not running. Current status=${phase ?? "Pending"}`,
     );
   // kubectl falls back to a plain SPDY upgrade when the WebSocket one fails: both hear this.
-  const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((x) => x.trim());
+  const offered = offeredProtocols(c);
   const protocol = PROTOCOLS.find((x) => offered.includes(x));
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket" || !protocol)
     throw badRequest(
@@ -49,13 +50,5 @@ export async function podPortForward(c: C, s: Strategy, p: ResourcePath): Promis
       return n;
     });
   }
-  return c.env.TUNNEL.getByName(node).fetch(
-    new Request("https://tunnel.internal/portforward", {
-      headers: {
-        upgrade: "websocket",
-        "x-kubeflare-portforward": JSON.stringify(q),
-        "x-kubeflare-protocol": protocol,
-      },
-    }),
-  );
+  return relayToNode(c, node, "portforward", q, protocol);
 }
